@@ -1,0 +1,36 @@
+"""``gluon-caps models``: the registered models and their sizes."""
+import json
+
+import click
+
+
+def model_table():
+    """One row per registered model: name, input shape, classes, parameters, primary capsules."""
+    import numpy as np
+    from ..model_zoo import get_model, get_model_list
+    rows = []
+    for name in get_model_list():
+        net = get_model(name)
+        rows.append({
+            "name": name,
+            "input_shape": list(net.input_shape),
+            "num_classes": net.num_classes,
+            "primary_capsules": net.num_primary_capsules,
+            "parameters": sum(int(np.prod(p.shape)) for p in net.collect_params().values()),
+        })
+    return rows
+
+
+@click.command()
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+def models(as_json):
+    """List the registered models with input shape, classes and parameter count."""
+    rows = model_table()
+    if as_json:
+        click.echo(json.dumps(rows, indent=2))
+        return
+    click.echo("%-20s %-12s %7s %9s %12s" % ("model", "input", "classes", "capsules", "parameters"))
+    for row in rows:
+        click.echo("%-20s %-12s %7d %9d %12s" % (
+            row["name"], "x".join(map(str, row["input_shape"])), row["num_classes"],
+            row["primary_capsules"], format(row["parameters"], ",")))
