@@ -4,6 +4,6 @@ from .check import check_environment
 
 check_environment()
 
-from . import errors, nn, loss, model_zoo  # noqa: E402  (after the environment check)
+from . import data, errors, loss, model_zoo, nn  # noqa: E402  (after the environment check)
 
-__all__ = ["__version__", "errors", "nn", "loss", "model_zoo"]
+__all__ = ["__version__", "data", "errors", "loss", "model_zoo", "nn"]
