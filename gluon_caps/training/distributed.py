@@ -1,0 +1,99 @@
+"""Data-parallel communication: Horovod when it is installed, one process otherwise.
+
+Both classes offer the same few operations, so the training loop has a single code path for one
+process, Horovod on CPUs (Gloo) and Horovod on GPUs (NCCL).
+"""
+import os
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+
+from ..errors import ConfigError
+
+__all__ = ["SingleProcess", "HorovodProcess", "init_distributed", "select_context"]
+
+
+class SingleProcess(object):
+    """One worker: collective operations return their input."""
+    rank, size, local_rank = 0, 1, 0
+
+    def allreduce_sum(self, values):
+        """Sum a float64 NumPy array over workers."""
+        return np.asarray(values, dtype=np.float64)
+
+    def broadcast_object(self, obj):
+        """Send a picklable object from rank 0 to every worker."""
+        return obj
+
+    def broadcast_parameters(self, params):
+        """Give every worker rank 0's parameter values."""
+
+    def make_trainer(self, params, optimizer, optimizer_params):
+        """A Gluon trainer whose step averages gradients over the global batch."""
+        return gluon.Trainer(params, optimizer, optimizer_params, kvstore=None)
+
+
+class HorovodProcess(SingleProcess):
+    """One worker of a Horovod job (launched by ``horovodrun``, or alone)."""
+
+    def __init__(self, hvd):
+        self._hvd = hvd
+        hvd.init()
+        self.rank, self.size, self.local_rank = hvd.rank(), hvd.size(), hvd.local_rank()
+        self._calls = 0
+
+    def _name(self, what):
+        self._calls += 1
+        return "gluon_caps.%s.%d" % (what, self._calls)
+
+    def allreduce_sum(self, values):
+        array = mx.nd.array(np.asarray(values, dtype=np.float64), dtype="float64")
+        return self._hvd.allreduce(array, average=False, name=self._name("sum")).asnumpy()
+
+    def broadcast_object(self, obj):
+        return self._hvd.broadcast_object(obj, root_rank=0, name=self._name("object"))
+
+    def broadcast_parameters(self, params):
+        self._hvd.broadcast_parameters(params, root_rank=0)
+
+    def make_trainer(self, params, optimizer, optimizer_params):
+        # DistributedTrainer allreduces and averages gradients over workers before the update.
+        return self._hvd.DistributedTrainer(params, optimizer, optimizer_params)
+
+
+def init_distributed():
+    """Start Horovod when it is installed, else a single process.
+
+    Under ``horovodrun`` without a Horovod that has MXNet support, this raises instead of
+    letting every worker train alone.
+    """
+    try:
+        import horovod.mxnet as hvd
+    except ImportError as error:
+        if "HOROVOD_RANK" in os.environ or "OMPI_COMM_WORLD_RANK" in os.environ:
+            raise ConfigError("launched by horovodrun, but horovod.mxnet cannot be imported (%s); "
+                              "build Horovod with HOROVOD_WITH_MXNET=1" % error) from error
+        return SingleProcess()
+    return HorovodProcess(hvd)
+
+
+def select_context(ctx, local_rank):
+    """The device of a worker: ``gpu(local_rank)`` when asked for (or ``auto``) and present.
+
+    Parameters
+    ----------
+    ctx : {'auto', 'cpu', 'gpu'}
+    local_rank : int
+        The worker's rank on its machine, so each worker of a machine takes its own GPU.
+    """
+    num_gpus = mx.context.num_gpus()
+    if ctx == "gpu" and num_gpus == 0:
+        raise ConfigError("--ctx gpu: no GPU is visible to MXNet (install mxnet-cu112 and check "
+                          "CUDA 11.2 / cuDNN 8 / NCCL)")
+    if ctx == "cpu" or num_gpus == 0:
+        return mx.cpu()
+    if local_rank >= num_gpus:
+        raise ConfigError("--ctx %s: worker with local rank %d but only %d GPU(s) on this host"
+                          % (ctx, local_rank, num_gpus))
+    return mx.gpu(local_rank)

@@ -1,0 +1,173 @@
+"""The data of each experiment of the paper: training, validation and test sets, built from a
+training configuration, and how a batch of each becomes the network's inputs and targets."""
+import copy
+import functools
+
+import mxnet as mx
+import numpy as np
+from mxnet import gluon
+
+from ..data import (MNIST, AffNIST, MultiMNIST, RandomPlacement, RandomShift, SmallNORB,
+                    SmallNORBTestTransform, place_image)
+from ..data.mnist import holdout_split
+from ..errors import ConfigError
+from ..model_zoo import get_model
+
+__all__ = ["Subset", "build_model", "build_datasets", "prepare_batch", "predictions",
+           "count_errors"]
+
+_AFFNIST_CANVAS = 40
+
+
+class Subset(gluon.data.Dataset):
+    """The samples of ``dataset`` at ``indices``, in that order."""
+
+    def __init__(self, dataset, indices):
+        self._dataset = dataset
+        self._indices = np.asarray(indices, dtype=np.int64)
+
+    def __len__(self):
+        return len(self._indices)
+
+    def __getitem__(self, index):
+        return self._dataset[int(self._indices[index])]
+
+
+def _center_on_canvas(image, canvas=_AFFNIST_CANVAS):
+    margin = (canvas - image.shape[-1]) // 2
+    return place_image(image, canvas, margin, margin)
+
+
+def _mnist_sets(config, prefix=""):
+    root, seed, download = config["data_root"], config["seed"], config["download"]
+    if prefix:          # the mnist-t10k check: 8,000 / 2,000 of the official test images
+        train, val = (MNIST(root, prefix + split, seed=seed, download=download)
+                      for split in ("train", "val"))
+        return train, val, val
+    val_size = config["val_size"]
+    return (MNIST(root, "train", val_size=val_size, seed=seed, download=download),
+            MNIST(root, "val", val_size=val_size, seed=seed, download=download)
+            if val_size else None,
+            MNIST(root, "test", download=download))
+
+
+def _mnist(config, prefix=""):
+    train, val, test = _mnist_sets(config, prefix)
+    if config["augment"]:
+        train = train.transform_first(RandomShift(2))
+    return train, val, test
+
+
+def _multimnist(config):
+    train, val, test = _mnist_sets(config)
+    seed = config["seed"]
+    return (MultiMNIST(train, pairs_per_image=config["pairs_per_image"], seed=seed),
+            MultiMNIST(val, pairs_per_image=config["eval_pairs_per_image"], seed=seed + 1)
+            if val is not None else None,
+            MultiMNIST(test, pairs_per_image=config["eval_pairs_per_image"], seed=seed + 2))
+
+
+def _smallnorb(config):
+    root, val_size = config["data_root"], config["val_size"]
+    training = SmallNORB(root, "train")
+    test = SmallNORB(root, "test")
+    centered = copy.copy(training)
+    centered.transform = SmallNORBTestTransform()
+    if not config["augment"]:
+        training = centered
+    if val_size >= len(training):
+        raise ConfigError("val_size %d must be smaller than the %d smallNORB training images"
+                          % (val_size, len(training)))
+    rest, held = holdout_split(len(training), val_size, config["seed"])
+    return Subset(training, rest), Subset(centered, held) if val_size else None, test
+
+
+def _affnist(config):
+    train, val, _ = _mnist_sets(config)
+    place = RandomPlacement(_AFFNIST_CANVAS) if config["augment"] else _center_on_canvas
+    return (train.transform_first(place),
+            val.transform_first(_center_on_canvas) if val is not None else None,
+            AffNIST(config["data_root"], "test"))
+
+
+def build_model(config, **kwargs):
+    """The network a training configuration describes (not initialized).
+
+    Parameters
+    ----------
+    config : dict
+        A resolved configuration (or the ``config`` of a checkpoint's ``state.json``): ``model``,
+        ``num_routing``, ``input_shape`` and ``reconstruction_weight`` (0 builds no decoder).
+    **kwargs
+        More :class:`~gluon_caps.model_zoo.CapsNet` options, e.g. ``return_coupling=True``.
+    """
+    kwargs.setdefault("num_routing", config["num_routing"])
+    kwargs.setdefault("with_decoder", config["reconstruction_weight"] > 0)
+    if config.get("input_shape"):
+        kwargs.setdefault("input_shape", tuple(config["input_shape"]))
+    return get_model(config["model"], **kwargs)
+
+
+_BUILDERS = {"mnist": _mnist, "mnist-t10k": functools.partial(_mnist, prefix="t10k-"),
+             "multimnist": _multimnist,
+             "smallnorb": _smallnorb, "affnist": _affnist}
+
+
+def build_datasets(config):
+    """Training, validation and test sets of an experiment.
+
+    ``mnist``: the official training set less ``val_size`` held-out images (shift augmentation),
+    the held-out images, the official test set. ``mnist-t10k``: 8,000 / 2,000 of the official
+    *test* images for pipeline checks where the training images are absent (validation and test
+    are then the same 2,000 images: never a paper figure). ``multimnist``: pairs generated from
+    those MNIST splits. ``smallnorb``: the training set less ``val_size`` images, and the test
+    set. ``affnist``: MNIST digits placed at random on a 40x40 canvas for training, centred for
+    validation, and the affNIST test set.
+
+    Returns
+    -------
+    tuple of Dataset
+        ``(train, val, test)``; ``val`` is ``None`` when ``val_size`` is 0.
+    """
+    return _BUILDERS[config["dataset"]](config)
+
+
+def prepare_batch(batch, num_classes, ctx):
+    """Network inputs and targets of a DataLoader batch.
+
+    Returns
+    -------
+    x : NDArray
+        Images ``(B, C, H, W)``.
+    target : NDArray
+        k-hot class targets ``(B, K)`` of the margin loss.
+    mask : NDArray
+        Decoder masks: ``(B, K)``, or ``(B, 2, K)`` for two digits (one reconstruction each).
+    reconstruction_target : NDArray
+        ``(B, C, H, W)``, or the two single digits ``(B, 2, C, H, W)``.
+    labels : NDArray
+        ``(B,)`` or ``(B, 2)`` class indices.
+    """
+    x = batch[0].as_in_context(ctx)
+    labels = batch[1].as_in_context(ctx)
+    mask = mx.nd.one_hot(labels, num_classes)                                  # (B, [2,] K)
+    if len(batch) == 3:                                                        # two digits
+        return x, mask.sum(axis=1), mask, batch[2].as_in_context(ctx), labels
+    return x, mask, mask, x, labels
+
+
+def predictions(lengths, labels):
+    """Predicted classes as int64 NumPy: the longest capsule ``(B,)``, or the two longest
+    ``(B, 2)`` when ``labels`` has two classes per image."""
+    if labels.ndim == 1:
+        return lengths.argmax(axis=1).astype("int64").asnumpy()
+    return lengths.topk(k=2, axis=1).astype("int64").asnumpy()
+
+
+def count_errors(predicted, truth):
+    """Number of misclassified images; with two labels an image is right only when its two
+    longest capsules are exactly its two classes (the paper's MultiMNIST scoring)."""
+    truth = np.asarray(truth, dtype=np.int64)
+    if truth.ndim == 1:
+        return int((predicted != truth).sum())
+    return int((np.sort(predicted, axis=1) != np.sort(truth, axis=1)).any(axis=1).sum())

@@ -1,0 +1,1 @@
+"""Launch scripts (launch/train.py); importing them does no work."""
