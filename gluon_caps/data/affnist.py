@@ -12,7 +12,8 @@ from .base import ImageLabelDataset
 from .checks import check_choice, check_pairs
 from .root import candidate_dirs, missing_message
 
-__all__ = ["AffNIST", "AFFNIST_SPLITS", "affnist_files", "read_affnist_mat"]
+__all__ = ["AffNIST", "AFFNIST_SPLITS", "affnist_files", "read_affnist_mat",
+           "write_affnist_mat"]
 
 AFFNIST_SPLITS = ("test", "training", "validation", "training_and_validation")
 SIDE = 40
@@ -57,6 +58,16 @@ def read_affnist_mat(path):
         labels = labels.reshape(-1)
     images = image.T.reshape(-1, SIDE, SIDE)
     return images, check_pairs(images, labels, (SIDE, SIDE), 10, path, path)
+
+
+def write_affnist_mat(path, images, labels):
+    """Write images (N, 40, 40), uint8 in the published files, and labels (N,) as an affNIST
+    ``.mat`` file in the layout :func:`read_affnist_mat` reads (one row-major 1600-value column
+    per image). The arrays are stored as given, so tests can write bad files too."""
+    record = {"image": np.asarray(images).reshape(len(images), -1).T,
+              "label_int": np.asarray(labels)}
+    scipy.io.savemat(str(path), {"affNISTdata": record})
+    return path
 
 
 def _batch_number(path):

@@ -1,12 +1,14 @@
 """The NYU "binary matrix" format of smallNORB: little-endian magic, ndim, dims, then the data."""
+import gzip
 import math
 
 import numpy as np
 
-from ..errors import DataFormatError
+from ..errors import ConfigError, DataFormatError
 from .fileio import read_buffer
 
-__all__ = ["BINMAT_TYPES", "read_binary_matrix"]
+__all__ = ["BINMAT_TYPES", "read_binary_matrix", "encode_binary_matrix",
+           "write_binary_matrix"]
 
 BINMAT_TYPES = {0x1E3D4C55: "<u1", 0x1E3D4C54: "<i4"}  # magic -> little-endian dtype
 
@@ -57,3 +59,27 @@ def read_binary_matrix(path):
         raise DataFormatError("%s: header says shape %s (%d bytes in all), the file has %d bytes"
                               % (path, shape, expected_bytes, buf.size))
     return buf[header:].view(dtype).reshape(shape).astype(dtype.newbyteorder("="))
+
+
+def encode_binary_matrix(array):
+    """Return the bytes of a binary-matrix file holding a uint8 or int32 ``array``.
+
+    Raises
+    ------
+    ConfigError
+        For another dtype.
+    """
+    magics = {np.dtype(dtype): magic for magic, dtype in BINMAT_TYPES.items()}
+    dtype = array.dtype.newbyteorder("<")
+    if dtype not in magics:
+        raise ConfigError("a binary matrix holds uint8 or int32 data, not %s" % array.dtype)
+    dims = list(array.shape) + [1] * (3 - array.ndim)
+    return (np.array([magics[dtype], array.ndim] + dims, "<i4").tobytes()
+            + np.ascontiguousarray(array, dtype).tobytes())
+
+
+def write_binary_matrix(path, array):
+    """Write ``array`` as a binary-matrix file, gzip-compressed when ``path`` ends in ``.gz``."""
+    content = encode_binary_matrix(array)
+    with open(path, "wb") as stream:
+        stream.write(gzip.compress(content) if str(path).endswith(".gz") else content)

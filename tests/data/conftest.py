@@ -7,8 +7,9 @@ import types
 
 import numpy as np
 import pytest
-import scipy.io
 
+from gluon_caps.data.affnist import write_affnist_mat
+from gluon_caps.data.binmat import encode_binary_matrix
 from gluon_caps.data.idx import encode_idx
 
 REPO = pathlib.Path(__file__).resolve().parents[2]
@@ -16,14 +17,6 @@ MNIST_NAMES = {"train": ("train-images-idx3-ubyte", "train-labels-idx1-ubyte"),
                "test": ("t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte")}
 NORB_PATTERN = {"train": "smallnorb-5x46789x9x18x6x2x96x96-training-%s.mat",
                 "test": "smallnorb-5x01235x9x18x6x2x96x96-testing-%s.mat"}
-
-
-def binmat_bytes(array):
-    """The smallNORB binary-matrix encoding of a uint8 or int32 array."""
-    magic = 0x1E3D4C55 if array.dtype == np.uint8 else 0x1E3D4C54
-    dims = list(array.shape) + [1] * (3 - array.ndim)
-    return np.array([magic, array.ndim] + dims, "<i4").tobytes() + array.astype(
-        array.dtype.newbyteorder("<")).tobytes()
 
 
 def write(path, content, gz=True):
@@ -64,22 +57,21 @@ def norb_root(tmp_path):
     labels = np.array([0, 1, 2, 3, 4, 0], np.int32)
     info = rng.integers(0, 9, (6, 4)).astype(np.int32)
     for part, array in (("dat", images), ("cat", labels), ("info", info)):
-        write(tmp_path / "smallnorb" / (NORB_PATTERN["test"] % part), binmat_bytes(array), gz=False)
+        write(tmp_path / "smallnorb" / (NORB_PATTERN["test"] % part), encode_binary_matrix(array),
+              gz=False)
     return tmp_path, images, labels, info
 
 
 def save_affnist(path, images, labels):
-    """Write images (N, 40, 40) as an affNIST .mat file: one row-major 1600-column per image."""
+    """Write images (N, 40, 40) as an affNIST .mat file (creating its directory)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    record = {"image": images.reshape(len(images), -1).T, "label_int": labels}
-    scipy.io.savemat(str(path), {"affNISTdata": record})
-    return path
+    return write_affnist_mat(path, images, labels)
 
 
 @pytest.fixture
 def files():
     """The writers above for tests (pytest's --import-mode=importlib rules out conftest imports)."""
-    return types.SimpleNamespace(idx=encode_idx, binmat=binmat_bytes, write=write,
+    return types.SimpleNamespace(idx=encode_idx, binmat=encode_binary_matrix, write=write,
                                  affnist=save_affnist, fake_mnist=fake_mnist,
                                  mnist_names=MNIST_NAMES, norb_pattern=NORB_PATTERN)
 

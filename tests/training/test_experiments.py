@@ -1,0 +1,70 @@
+"""Each experiment of the paper trains a step end to end on small files in the real formats."""
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from gluon_caps.data.affnist import write_affnist_mat
+from gluon_caps.data.binmat import write_binary_matrix
+from gluon_caps.training import count_errors, latest_checkpoint, prepare_batch
+from gluon_caps.training.checkpoint import read_state
+
+from tests.training.helpers import run_train, tiny_flags
+
+NORB = {"train": "smallnorb-5x46789x9x18x6x2x96x96-training-%s.mat",
+        "test": "smallnorb-5x01235x9x18x6x2x96x96-testing-%s.mat"}
+
+
+@pytest.fixture(scope="module")
+def data_root(tiny_mnist_root):
+    """The tiny MNIST root plus an affNIST test file and smallNORB training and test files."""
+    rng = np.random.RandomState(1)
+    os.makedirs(os.path.join(tiny_mnist_root, "affnist"), exist_ok=True)
+    write_affnist_mat(os.path.join(tiny_mnist_root, "affnist", "test.mat"),
+                      rng.randint(0, 256, (24, 40, 40)).astype(np.uint8), np.arange(24) % 10)
+    os.makedirs(os.path.join(tiny_mnist_root, "smallnorb"), exist_ok=True)
+    for split, count in (("train", 40), ("test", 16)):
+        arrays = {"dat": rng.randint(0, 256, (count, 2, 96, 96)).astype(np.uint8),
+                  "cat": (np.arange(count) % 5).astype(np.int32),
+                  "info": rng.randint(0, 9, (count, 4)).astype(np.int32)}
+        for part, array in arrays.items():
+            write_binary_matrix(os.path.join(tiny_mnist_root, "smallnorb", NORB[split] % part),
+                                array)
+    return tiny_mnist_root
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("flags", [
+    {"model": "capsnet_multimnist", "dataset": "multimnist", "pairs_per_image": 2,
+     "eval_pairs_per_image": 1},
+    {"model": "capsnet_mnist", "dataset": "affnist", "input_shape": "1 40 40"},
+    {"model": "capsnet_smallnorb", "dataset": "smallnorb", "val_size": 8},
+], ids=["multimnist", "affnist", "smallnorb"])
+def test_each_experiment_trains_and_evaluates(tmp_path, data_root, flags):
+    output = tmp_path / "run"
+    args = tiny_flags(data_root, output, batch_size=8, max_steps=2, epochs=1, **flags)
+    args = " ".join(args).split()                    # "--input-shape 1 40 40" as three values
+    result = run_train(args + ["--augment"])
+    assert result.returncode == 0, result.stderr
+    state = read_state(latest_checkpoint(str(output)))
+    assert state["step"] == 2 and 0 <= state["val_error"] <= 1
+    assert '"test_error"' in result.stdout
+
+
+def test_two_digit_batches_target_both_classes_and_reconstruct_each():
+    composite = mx.nd.zeros((2, 1, 36, 36))
+    labels = mx.nd.array([[3, 7], [0, 1]], dtype="int32")
+    digits = mx.nd.ones((2, 2, 1, 36, 36))
+    x, target, mask, recon_target, got_labels = prepare_batch((composite, labels, digits), 10,
+                                                              mx.cpu())
+    np.testing.assert_array_equal(target.asnumpy()[0].nonzero()[0], [3, 7])
+    assert mask.shape == (2, 2, 10) and mask.asnumpy()[1, 1, 1] == 1
+    assert recon_target.shape == (2, 2, 1, 36, 36)
+
+
+def test_two_digit_images_count_as_right_only_when_both_classes_are():
+    predicted = np.array([[7, 3], [0, 2], [1, 0]])
+    truth = np.array([[3, 7], [0, 1], [0, 1]])
+    assert count_errors(predicted, truth) == 1
+    assert count_errors(np.array([1, 2, 3]), np.array([1, 0, 3])) == 1
