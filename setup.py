@@ -29,7 +29,7 @@ setup(
     install_requires=[
         "numpy>=1.17,<1.24",
         "click>=7.1",
-        "tqdm>=4.40",
+        "tqdm>=4.60",
         "PyYAML>=5.1",
         "Pillow>=8.0",
         "scipy>=1.5",

@@ -7,7 +7,13 @@ import click
 
 from .._version import __version__
 from ..errors import GluonCapsError
+from .evaluate import evaluate
+from .export import export
 from .models import models
+from .perturb import perturb
+from .predict import predict
+from .reconstruct import reconstruct
+from .routing import routing
 
 __all__ = ["main"]
 
@@ -31,4 +37,5 @@ def main():
     """Capsule networks in MXNet Gluon: inspect, evaluate, export and benchmark models."""
 
 
-main.add_command(models)
+for _command in (models, evaluate, reconstruct, perturb, routing, export, predict):
+    main.add_command(_command)

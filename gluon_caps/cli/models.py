@@ -3,6 +3,8 @@ import json
 
 import click
 
+from .options import json_option
+
 
 def model_table():
     """One row per registered model: name, input shape, classes, parameters, primary capsules."""
@@ -22,9 +24,11 @@ def model_table():
 
 
 @click.command()
-@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of a table.")
+@json_option
 def models(as_json):
-    """List the registered models with input shape, classes and parameter count."""
+    """List the registered models and their sizes.
+
+    Input shape, classes, primary capsules and parameter count of each model."""
     rows = model_table()
     if as_json:
         click.echo(json.dumps(rows, indent=2))

@@ -58,13 +58,20 @@ def _mnist(config, prefix=""):
     return train, val, test
 
 
+def multimnist_test_set(mnist_test, config):
+    """The MultiMNIST test pairs of a run: from the MNIST test images, with the run's
+    ``eval_pairs_per_image`` and a seed of its own (the same for training and the CLI)."""
+    return MultiMNIST(mnist_test, pairs_per_image=config["eval_pairs_per_image"],
+                      seed=config["seed"] + 2)
+
+
 def _multimnist(config):
     train, val, test = _mnist_sets(config)
     seed = config["seed"]
     return (MultiMNIST(train, pairs_per_image=config["pairs_per_image"], seed=seed),
             MultiMNIST(val, pairs_per_image=config["eval_pairs_per_image"], seed=seed + 1)
             if val is not None else None,
-            MultiMNIST(test, pairs_per_image=config["eval_pairs_per_image"], seed=seed + 2))
+            multimnist_test_set(test, config))
 
 
 def _smallnorb(config):

@@ -1,0 +1,113 @@
+"""Classify image files with a checkpoint or an exported model."""
+import collections
+import os
+import warnings
+
+import numpy as np
+
+from ..errors import CheckpointError
+from .datasets import class_names, labels_per_image
+from .export import export_files, read_meta
+from .images import load_image
+from .loading import first_line, load_checkpoint
+
+__all__ = ["Classifier", "load_classifier", "export_prefix", "classify_files"]
+
+Classifier = collections.namedtuple("Classifier",
+                                    "lengths input_shape class_names labels_per_image source")
+Classifier.__doc__ = """A model ready to classify images.
+
+Attributes
+----------
+lengths : callable
+    NDArray images ``(B, C, H, W)`` -> capsule lengths ``(B, K)``.
+input_shape : tuple of int
+    ``(C, H, W)``.
+class_names : list of str
+labels_per_image : int
+    Classes reported per image (2 for a MultiMNIST model).
+source : str
+    The checkpoint directory or the export's symbol file.
+"""
+
+
+def export_prefix(path):
+    """The export prefix ``path`` names (a prefix or one of its files), or ``None``."""
+    for suffix in ("-symbol.json", "-meta.json", "-0000.params"):
+        if path.endswith(suffix):
+            return path[:-len(suffix)]
+    return path if os.path.isfile(export_files(path)[0]) else None
+
+
+def _from_export(prefix, ctx):
+    from mxnet import MXNetError, gluon
+    meta = read_meta(prefix)
+    symbol, params, _ = export_files(prefix)
+    try:
+        with warnings.catch_warnings():     # MXNet cannot infer the dtype of the data input
+            warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)
+            block = gluon.SymbolBlock.imports(symbol, ["data"], params, ctx=ctx)
+    except (MXNetError, AssertionError, ValueError, OSError) as error:
+        raise CheckpointError("cannot load the exported model %s with %s (%s)"
+                              % (symbol, params, first_line(error))) from error
+
+    def lengths(x):
+        outputs = block(x)
+        return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+    return Classifier(lengths, tuple(meta["input_shape"]), list(meta["class_names"]),
+                      int(meta.get("labels_per_image", 1)), symbol)
+
+
+def _from_checkpoint(path, ctx):
+    from ..training.evaluation import class_lengths
+    checkpoint = load_checkpoint(path, ctx)
+    net, dataset = checkpoint.net, checkpoint.config["dataset"]
+    net.hybridize()
+    return Classifier(lambda x: class_lengths(net, x), tuple(net.input_shape),
+                      class_names(dataset, net.num_classes),
+                      labels_per_image(dataset), checkpoint.path)
+
+
+def load_classifier(path, ctx=None):
+    """A classifier from a checkpoint (run directory, checkpoint directory or a file in one) or an
+    export (its ``PREFIX``, ``PREFIX-symbol.json`` or ``PREFIX-meta.json``).
+
+    Raises
+    ------
+    CheckpointError
+        Nothing loadable there; the message names the path.
+    """
+    import mxnet as mx
+    ctx = ctx or mx.cpu()
+    prefix = export_prefix(path)
+    if prefix is not None:
+        return _from_export(prefix, ctx)
+    if not os.path.exists(path):
+        raise CheckpointError("model %s is neither a checkpoint nor an export (no %s)"
+                              % (path, export_files(path)[0]))
+    return _from_checkpoint(path, ctx)
+
+
+def classify_files(classifier, paths, ctx=None, invert=False, batch_size=64):
+    """Classify image files (see :func:`~gluon_caps.inference.load_image`).
+
+    Returns
+    -------
+    list of dict
+        Per file: ``image``, ``class`` (the longest capsule), ``name``, ``classes`` (the
+        ``labels_per_image`` longest, longest first), ``lengths`` (all ``K``) and ``notes`` (how
+        the image was fitted to the input).
+    """
+    import mxnet as mx
+    results = []
+    for start in range(0, len(paths), batch_size):
+        chunk = paths[start:start + batch_size]
+        images = [load_image(path, classifier.input_shape, invert) for path in chunk]
+        x = mx.nd.array(np.stack([image for image, _ in images]), ctx=ctx or mx.cpu())
+        for path, (_, notes), row in zip(chunk, images, classifier.lengths(x).asnumpy()):
+            order = [int(index) for index in np.argsort(-row, kind="stable")]
+            results.append({"image": path, "class": order[0],
+                            "name": classifier.class_names[order[0]],
+                            "classes": order[:classifier.labels_per_image],
+                            "lengths": [float(value) for value in row], "notes": notes})
+    return results
