@@ -1,10 +1,10 @@
 import mxnet as mx
 import numpy as np
 import pytest
-from mxnet import gluon
+from mxnet import autograd, gluon
 
 from gluon_caps.errors import ConfigError
-from gluon_caps.nn import CapsuleMask, Decoder, DenseCaps, PrimaryCaps
+from gluon_caps.nn import CapsuleMask, Decoder, DenseCaps, DynamicRouting, PrimaryCaps
 
 
 class Identity(gluon.HybridBlock):
@@ -37,7 +37,7 @@ def test_dense_caps_predictions_are_per_pair_matrix_products(batch, hybridize):
     block = DenseCaps(num_in=7, dim_in=4, num_out=3, dim_out=5, routing=Identity())
     u = mx.nd.random.normal(shape=(batch, 7, 4))
     u_hat = run(block, hybridize, u).asnumpy()
-    weight = block.weight.data().asnumpy()
+    weight = block.predictions.weight.data().asnumpy()
     assert weight.shape == (7, 3, 5, 4)
     expected = np.einsum("ijdk,bik->bijd", weight, u.asnumpy())
     np.testing.assert_allclose(u_hat, expected, rtol=1e-5, atol=1e-6)
@@ -82,3 +82,40 @@ def test_decoder_outputs_pixels_in_unit_interval(shape, hybridize):
     assert out.shape == shape[:-1] + (20,)
     assert np.all((out > 0) & (out < 1))
     assert [layer.weight.shape for layer in decoder.layers] == [(8, 12), (16, 8), (20, 16)]
+
+
+def _dense_caps_outputs(chunks, hybridize, detach=True):
+    mx.random.seed(7)
+    routing = DynamicRouting(3, detach_intermediate=detach, return_coupling=True)
+    block = DenseCaps(num_in=11, dim_in=4, num_out=3, dim_out=5, routing=routing, chunks=chunks)
+    block.initialize(mx.init.Normal(0.5))
+    if hybridize:
+        block.hybridize()
+    u = mx.nd.array(np.random.RandomState(3).randn(2, 11, 4))
+    u.attach_grad()
+    with autograd.record():
+        v, coupling = block(u)
+        loss = (v * mx.nd.array(np.random.RandomState(4).randn(2, 3, 5))).sum()
+    loss.backward()
+    return [v.asnumpy(), coupling.asnumpy(), u.grad.asnumpy(),
+            block.predictions.weight.grad().asnumpy()]
+
+
+@pytest.mark.parametrize("chunks", [2, 3, 11])
+@pytest.mark.parametrize("detach", [True, False])
+def test_chunked_routing_matches_unchunked_values_and_gradients(chunks, detach, hybridize):
+    expected = _dense_caps_outputs(1, hybridize, detach)
+    for got, want in zip(_dense_caps_outputs(chunks, hybridize, detach), expected):
+        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
+    assert np.abs(expected[2]).max() > 1e-3                          # gradients are not zero
+
+
+@pytest.mark.parametrize("chunks", [0, 12, 1.5])
+def test_dense_caps_rejects_bad_chunk_counts(chunks):
+    with pytest.raises(ConfigError, match="chunks"):
+        DenseCaps(num_in=11, dim_in=4, num_out=3, dim_out=5, chunks=chunks)
+
+
+def test_dense_caps_chunks_need_dynamic_routing():
+    with pytest.raises(ConfigError, match="DynamicRouting"):
+        DenseCaps(num_in=11, dim_in=4, num_out=3, dim_out=5, routing=Identity(), chunks=2)

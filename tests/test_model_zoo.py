@@ -154,3 +154,18 @@ def test_a_few_adam_steps_reduce_the_loss(hybridize):
         trainer.step(8)
         losses.append(loss.mean().asscalar())
     assert losses[-1] < 0.5 * losses[0], losses
+
+
+def test_fast_forward_gives_the_same_outputs_and_records_nothing(hybridize):
+    from gluon_caps.nn import fast_forward
+    net = get_model("capsnet_mnist")
+    net.initialize(mx.init.Xavier())
+    if hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
+    x = mx.nd.random.uniform(shape=(3, 1, 28, 28))
+    lengths, recon = net(x)
+    with fast_forward():
+        assert autograd.is_training() and not autograd.is_recording()
+        fast_lengths, fast_recon = net(x)
+    np.testing.assert_allclose(fast_lengths.asnumpy(), lengths.asnumpy(), rtol=1e-4, atol=1e-6)
+    np.testing.assert_allclose(fast_recon.asnumpy(), recon.asnumpy(), rtol=1e-4, atol=1e-6)

@@ -1,9 +1,11 @@
 """Capsule network building blocks, all :class:`mxnet.gluon.HybridBlock`."""
 from .functional import squash, capsule_length
 from .optional import OptionalInputBlock
-from .routing import DynamicRouting
-from .layers import Squash, PrimaryCaps, DenseCaps
+from .routing import DynamicRouting, route_by_agreement
+from .layers import Squash, PrimaryCaps, CapsulePredictions, DenseCaps
 from .decoder import CapsuleMask, Decoder
+from .fast import fast_forward
 
-__all__ = ["squash", "capsule_length", "Squash", "DynamicRouting", "PrimaryCaps", "DenseCaps",
-           "CapsuleMask", "Decoder", "OptionalInputBlock"]
+__all__ = ["squash", "capsule_length", "Squash", "DynamicRouting", "route_by_agreement",
+           "PrimaryCaps", "CapsulePredictions", "DenseCaps", "CapsuleMask", "Decoder",
+           "OptionalInputBlock", "fast_forward"]

@@ -1,12 +1,14 @@
 """Capsule layers: convolutional primary capsules and fully connected capsules with routing."""
+import functools
+
 import mxnet as mx
 from mxnet import gluon
 
 from ..errors import ConfigError
 from .functional import squash
-from .routing import DynamicRouting
+from .routing import DynamicRouting, fixed_chunk, recomputed_chunk
 
-__all__ = ["Squash", "PrimaryCaps", "DenseCaps"]
+__all__ = ["Squash", "PrimaryCaps", "CapsulePredictions", "DenseCaps"]
 
 
 class Squash(gluon.HybridBlock):
@@ -79,14 +81,74 @@ class PrimaryCaps(gluon.HybridBlock):
         return squash(F, x)                                                  # (B, N, d)
 
 
-class DenseCaps(gluon.HybridBlock):
-    r"""Fully connected capsule layer: per-pair transforms, then routing.
+class CapsulePredictions(gluon.HybridBlock):
+    r"""Predictions of every output capsule by every input capsule:
+    :math:`\hat u_{j|i} = W_{ij} u_i`.
 
-    Each input capsule :math:`i` predicts each output capsule :math:`j` through its own matrix
-    :math:`W_{ij}` of shape ``(dim_out, dim_in)``: :math:`\hat u_{j|i} = W_{ij} u_i`. The
-    predictions of all pairs are one batched matrix product per input capsule (a
+    One transform matrix :math:`W_{ij}` of shape ``(dim_out, dim_in)`` per pair; the predictions
+    of all pairs are one batched matrix product per input capsule (a
     ``(batch, dim_in) x (dim_in, num_out * dim_out)`` GEMM for each :math:`i`), not a
-    broadcast-multiply-and-sum over a 5-D tensor. The layer has no bias, as in the paper.
+    broadcast-multiply-and-sum over a 5-D tensor. No bias, as in the paper.
+
+    Parameters
+    ----------
+    num_in, dim_in : int
+        Number and dimension of the input capsules.
+    num_out, dim_out : int
+        Number and dimension of the output capsules.
+    weight_initializer : str or Initializer, default ``Normal(0.01)``
+        Initializer of :math:`W`, a parameter of shape ``(num_in, num_out, dim_out, dim_in)``.
+
+    Inputs:
+        - **u**: input capsules ``(batch, num_in, dim_in)``.
+
+    Outputs:
+        - **u_hat**: predictions ``(batch, num_in, num_out, dim_out)``.
+    """
+
+    def __init__(self, num_in, dim_in, num_out, dim_out, weight_initializer=None, **kwargs):
+        super(CapsulePredictions, self).__init__(**kwargs)
+        for name, value in (("num_in", num_in), ("dim_in", dim_in), ("num_out", num_out),
+                            ("dim_out", dim_out)):
+            if int(value) != value or value < 1:
+                raise ConfigError("%s must be a positive integer, got %r" % (name, value))
+        self.num_in, self.num_out, self._dim_out = num_in, num_out, dim_out
+        with self.name_scope():
+            self.weight = self.params.get(
+                "weight", shape=(num_in, num_out, dim_out, dim_in),
+                init=weight_initializer or mx.init.Normal(0.01))
+
+    def by_output(self, F, u, weight, begin, end):
+        """Predictions of input capsules ``begin:end`` laid out ``(batch, num_out, n, dim_out)``,
+        the layout routing works in (a single transpose of the GEMM output)."""
+        if (begin, end) != (0, self.num_in):
+            u = F.slice_axis(u, axis=1, begin=begin, end=end)                  # (B, n, d)
+            weight = F.slice_axis(weight, axis=0, begin=begin, end=end)       # (n, J, D, d)
+        u_hat = self._by_input_capsule(F, u, weight)                           # (n, B, J, D)
+        return F.transpose(u_hat, axes=(1, 2, 0, 3))                          # (B, J, n, D)
+
+    def _by_input_capsule(self, F, u, weight):
+        u = F.transpose(u, axes=(1, 0, 2))                                    # (n, B, d)
+        weight = F.reshape(weight, shape=(0, -3, 0))                          # (n, J*D, d)
+        u_hat = F.batch_dot(u, weight, transpose_b=True)                      # (n, B, J*D)
+        return F.reshape(u_hat, shape=(0, 0, -4, self.num_out, self._dim_out))  # (n, B, J, D)
+
+    def hybrid_forward(self, F, u, weight):
+        u_hat = self._by_input_capsule(F, u, weight)                           # (N, B, J, D)
+        return F.transpose(u_hat, axes=(1, 0, 2, 3))                          # (B, N, J, D)
+
+
+class DenseCaps(gluon.HybridBlock):
+    r"""Fully connected capsule layer: per-pair transforms (:class:`CapsulePredictions`), then
+    routing.
+
+    With the default :class:`DynamicRouting`, the predictions go to routing in its working
+    layout directly (one transpose in all). ``chunks > 1`` bounds the memory of the predictions:
+    routing then runs over that many chunks of input capsules and recomputes each chunk's
+    predictions when it needs them instead of keeping all of them, so at most one chunk's
+    ``(batch, num_out, num_in / chunks, dim_out)`` predictions is alive at a time (outside of
+    what back-propagation keeps). The result is the same up to float rounding; the price is
+    computing the predictions ``2 * num_routing`` times instead of once.
 
     Parameters
     ----------
@@ -99,10 +161,13 @@ class DenseCaps(gluon.HybridBlock):
     dim_out : int
         Dimension of the output capsules.
     routing : HybridBlock, optional
-        Maps predictions ``(batch, num_in, num_out, dim_out)`` to capsules
-        ``(batch, num_out, dim_out)``; default :class:`DynamicRouting` with 3 iterations.
+        Default :class:`DynamicRouting` with 3 iterations. Any other block receives the
+        predictions ``(batch, num_in, num_out, dim_out)`` and returns the capsules.
     weight_initializer : str or Initializer, default ``Normal(0.01)``
-        Initializer of :math:`W`.
+        Initializer of the transforms :math:`W`.
+    chunks : int, default 1
+        Route over this many chunks of input capsules, recomputing their predictions (only
+        with :class:`DynamicRouting`); at most ``num_in``.
 
     Inputs:
         - **u**: input capsules ``(batch, num_in, dim_in)``.
@@ -112,24 +177,37 @@ class DenseCaps(gluon.HybridBlock):
     """
 
     def __init__(self, num_in, dim_in, num_out, dim_out, routing=None,
-                 weight_initializer=None, **kwargs):
+                 weight_initializer=None, chunks=1, **kwargs):
         super(DenseCaps, self).__init__(**kwargs)
-        for name, value in (("num_in", num_in), ("dim_in", dim_in), ("num_out", num_out),
-                            ("dim_out", dim_out)):
-            if int(value) != value or value < 1:
-                raise ConfigError("DenseCaps %s must be a positive integer, got %r" % (name, value))
-        self._num_out = num_out
-        self._dim_out = dim_out
+        routing = routing if routing is not None else DynamicRouting()
+        if int(chunks) != chunks or not 1 <= chunks <= num_in:
+            raise ConfigError("chunks must be an integer from 1 to num_in=%d, got %r"
+                              % (num_in, chunks))
+        if chunks > 1 and not isinstance(routing, DynamicRouting):
+            raise ConfigError("chunks > 1 needs DynamicRouting, got %s"
+                              % type(routing).__name__)
+        bounds = [num_in * k // chunks for k in range(chunks + 1)]
+        self._chunk_bounds = list(zip(bounds[:-1], bounds[1:]))
         with self.name_scope():
-            self.weight = self.params.get(
-                "weight", shape=(num_in, num_out, dim_out, dim_in),
-                init=weight_initializer or mx.init.Normal(0.01))
-            self.routing = routing if routing is not None else DynamicRouting()
+            self.predictions = CapsulePredictions(num_in, dim_in, num_out, dim_out,
+                                                  weight_initializer=weight_initializer)
+            self.routing = routing
 
-    def hybrid_forward(self, F, u, weight):
-        u = F.transpose(u, axes=(1, 0, 2))                                   # (N, B, d)
-        weight = F.reshape(weight, shape=(0, -3, 0))                         # (N, J*D, d)
-        u_hat = F.batch_dot(u, weight, transpose_b=True)                     # (N, B, J*D)
-        u_hat = F.reshape(u_hat, shape=(0, 0, -4, self._num_out, self._dim_out))  # (N, B, J, D)
-        u_hat = F.transpose(u_hat, axes=(1, 0, 2, 3))                        # (B, N, J, D)
-        return self.routing(u_hat)
+    @property
+    def chunks(self):
+        """Number of chunks of input capsules routing runs over."""
+        return len(self._chunk_bounds)
+
+    def hybrid_forward(self, F, u):
+        if not isinstance(self.routing, DynamicRouting):
+            return self.routing(self.predictions(u))
+        symbolic = isinstance(u, mx.sym.Symbol)
+        weight = self.predictions.weight                     # the child's, read in this graph
+        weight = weight.var() if symbolic else weight.data(u.context)
+        predict = functools.partial(self.predictions.by_output, F, u, weight)  # (B, J, n, D)
+        if symbolic and self.chunks > 1:     # recomputed where used: one chunk alive at a time
+            chunks = [recomputed_chunk(F, functools.partial(predict, begin, end))
+                      for begin, end in self._chunk_bounds]
+        else:       # once each (imperative recomputation would crash MXNet's autograd)
+            chunks = [fixed_chunk(F, predict(begin, end)) for begin, end in self._chunk_bounds]
+        return self.routing.route(F, chunks)

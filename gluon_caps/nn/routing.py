@@ -4,7 +4,93 @@ from mxnet import gluon
 from ..errors import ConfigError
 from .functional import squash
 
-__all__ = ["DynamicRouting"]
+__all__ = ["DynamicRouting", "route_by_agreement", "fixed_chunk", "recomputed_chunk"]
+
+
+def _by_input(F, per_output, like):
+    """``(B*J, n, 1)`` values of one chunk -> ``(B, n, J)``, the logits layout."""
+    grid = F.reshape_like(per_output, like, lhs_begin=0, lhs_end=1,
+                          rhs_begin=0, rhs_end=2)                             # (B, J, n, 1)
+    return F.transpose(F.reshape(grid, shape=(0, 0, -3)), axes=(0, 2, 1))    # (B, n, J)
+
+
+def fixed_chunk(F, u_hat):
+    """A chunk of :func:`route_by_agreement` whose predictions are computed once; its detached
+    copy too, when first asked for."""
+    detached = []
+
+    def chunk(detach):
+        if detach and not detached:
+            detached.append(F.stop_gradient(u_hat))
+        return detached[0] if detach else u_hat
+    return chunk
+
+
+def recomputed_chunk(F, predict):
+    """A chunk of :func:`route_by_agreement` that calls ``predict()`` anew each time it is used,
+    so that its predictions need not stay alive between uses."""
+    return lambda detach: F.stop_gradient(predict()) if detach else predict()
+
+
+def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
+    r"""Procedure 1 of the paper over predictions given in chunks of input capsules.
+
+    The chunks split the input capsules :math:`i`; the weighted sums :math:`s_j` add up over
+    chunks, and the softmax and agreement of each input capsule stay inside its chunk, so the
+    result does not depend on the split. Each chunk is asked for its predictions when they are
+    needed, so a caller can recompute them instead of keeping all of them alive
+    (:func:`recomputed_chunk`) or compute them once (:func:`fixed_chunk`).
+
+    Parameters
+    ----------
+    F : module
+        ``mx.nd`` or ``mx.sym``.
+    chunks : list of callable
+        ``chunks[k](detach)`` returns the predictions :math:`\hat u_{j|i}` of the k-th chunk of
+        input capsules laid out ``(batch, num_out, n_k, dim_out)``, cut from the gradient graph
+        when ``detach`` is true.
+    num_routing : int
+        Number of routing iterations.
+    detach_intermediate : bool
+        Use detached predictions in all but the last iteration, so that gradients flow through
+        the last iteration only.
+
+    Returns
+    -------
+    v : NDArray or Symbol
+        Output capsules ``(batch, num_out, dim_out)``.
+    coupling : NDArray or Symbol
+        Coupling coefficients of the last iteration ``(batch, num_in, num_out)``.
+    """
+    logits = [None] * len(chunks)
+    for iteration in range(num_routing):
+        detach = detach_intermediate and iteration < num_routing - 1
+        couplings, partial_sums = [], []
+        for index, chunk in enumerate(chunks):
+            u_hat = chunk(detach)                                              # (B, J, n, D)
+            if logits[index] is None:                                          # b = 0
+                zeros = F.zeros_like(F.slice_axis(u_hat, axis=3, begin=0, end=1))  # (B, J, n, 1)
+                logits[index] = F.transpose(F.reshape(zeros, shape=(0, 0, -3)),
+                                            axes=(0, 2, 1))                    # (B, n, J)
+            couplings.append(F.softmax(logits[index], axis=-1))                # (B, n, J)
+            c_flat = F.reshape(F.transpose(couplings[-1], axes=(0, 2, 1)),
+                               shape=(-3, -2))                                 # (B*J, n)
+            c_flat = F.expand_dims(c_flat, axis=2)                             # (B*J, n, 1)
+            u_flat = F.reshape(u_hat, shape=(-3, -2))                          # (B*J, n, D)
+            partial_sums.append(F.batch_dot(c_flat, u_flat, transpose_a=True))  # (B*J, 1, D)
+        s = F.add_n(*partial_sums) if len(partial_sums) > 1 else partial_sums[0]  # (B*J, 1, D)
+        v_flat = squash(F, s)                                                  # (B*J, 1, D)
+        if iteration < num_routing - 1:
+            for index, chunk in enumerate(chunks):
+                u_hat = chunk(detach)                                          # (B, J, n, D)
+                u_flat = F.reshape(u_hat, shape=(-3, -2))                      # (B*J, n, D)
+                agreement = F.batch_dot(u_flat, v_flat, transpose_b=True)      # (B*J, n, 1)
+                logits[index] = logits[index] + _by_input(F, agreement, u_hat)  # (B, n, J)
+    v = F.reshape_like(v_flat, zeros, lhs_begin=0, lhs_end=1,
+                       rhs_begin=0, rhs_end=2)                                 # (B, J, 1, D)
+    v = F.reshape(v, shape=(0, 0, -3))                                         # (B, J, D)
+    coupling = F.concat(*couplings, dim=1) if len(couplings) > 1 else couplings[0]  # (B, N, J)
+    return v, coupling
 
 
 class DynamicRouting(gluon.HybridBlock):
@@ -19,9 +105,10 @@ class DynamicRouting(gluon.HybridBlock):
         b_{ij} \leftarrow b_{ij} + \hat u_{j|i} \cdot v_j
 
     The softmax runs over the *output* capsules :math:`j`: the coupling coefficients of each input
-    capsule sum to 1. Internally the predictions are laid out as ``(batch * num_out, num_in, dim)``
-    so that both the weighted sum and the agreement are batched matrix products; no
-    ``(batch, num_in, num_out, dim)`` temporary is made per iteration.
+    capsule sum to 1. The predictions are laid out once as ``(batch * num_out, num_in, dim)``, so
+    that the weighted sums and the agreements are batched matrix-vector products that read
+    :math:`\hat u` once each, while the logits stay ``(batch, num_in, num_out)`` so that the
+    softmax runs over the contiguous last axis. See :func:`route_by_agreement`.
 
     Parameters
     ----------
@@ -51,30 +138,16 @@ class DynamicRouting(gluon.HybridBlock):
         self._detach_intermediate = detach_intermediate
         self._return_coupling = return_coupling
 
+    def route(self, F, chunks):
+        """Route predictions given as chunks (see :func:`route_by_agreement`) with this block's
+        settings; returns what the block returns."""
+        v, coupling = route_by_agreement(F, chunks, self._num_routing,
+                                         self._detach_intermediate)
+        return (v, coupling) if self._return_coupling else v
+
     def hybrid_forward(self, F, u_hat):
-        u_hat = F.transpose(u_hat, axes=(0, 2, 1, 3))               # (B, J, N, D)
-        u_flat = F.reshape(u_hat, shape=(-3, -2))                   # (B*J, N, D)
-        u_fixed = F.stop_gradient(u_flat) if self._detach_intermediate else u_flat  # (B*J, N, D)
-        logits = F.zeros_like(F.slice_axis(u_flat, axis=2, begin=0, end=1))         # (B*J, N, 1)
-        for iteration in range(self._num_routing):
-            last = iteration == self._num_routing - 1
-            u_used = u_flat if last else u_fixed                                     # (B*J, N, D)
-            logits_4d = F.reshape_like(logits, u_hat, lhs_begin=0, lhs_end=1,
-                                       rhs_begin=0, rhs_end=2)                        # (B, J, N, 1)
-            coupling = F.softmax(logits_4d, axis=1)                                  # (B, J, N, 1)
-            coupling_flat = F.reshape(coupling, shape=(-3, -2))                      # (B*J, N, 1)
-            s = F.batch_dot(coupling_flat, u_used, transpose_a=True)                 # (B*J, 1, D)
-            v_flat = squash(F, s)                                                    # (B*J, 1, D)
-            if not last:
-                agreement = F.batch_dot(u_used, v_flat, transpose_b=True)            # (B*J, N, 1)
-                logits = logits + agreement                                          # (B*J, N, 1)
-        v = F.reshape_like(v_flat, u_hat, lhs_begin=0, lhs_end=1,
-                           rhs_begin=0, rhs_end=2)                                    # (B, J, 1, D)
-        v = F.reshape(v, shape=(0, 0, -3))                                           # (B, J, D)
-        if not self._return_coupling:
-            return v
-        coupling = F.transpose(F.reshape(coupling, shape=(0, 0, -3)), axes=(0, 2, 1))  # (B, N, J)
-        return v, coupling
+        u_hat = F.transpose(u_hat, axes=(0, 2, 1, 3))                          # (B, J, N, D)
+        return self.route(F, [fixed_chunk(F, u_hat)])
 
     def __repr__(self):
         return "{}(num_routing={}, detach_intermediate={})".format(
