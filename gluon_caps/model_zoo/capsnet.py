@@ -51,6 +51,9 @@ class CapsNet(OptionalInputBlock):
         See :class:`~gluon_caps.nn.DynamicRouting`.
     return_coupling : bool, default False
         Also return the coupling coefficients of the last routing iteration.
+    routing_chunks : int, default 1
+        Route over this many chunks of primary capsules to bound the memory of the predictions
+        (see :class:`~gluon_caps.nn.DenseCaps`); the same parameters and results.
 
     Inputs:
         - **x**: images ``(batch, channels, height, width)``, values in [0, 1].
@@ -71,7 +74,7 @@ class CapsNet(OptionalInputBlock):
     def __init__(self, input_shape=(1, 28, 28), num_classes=10, num_routing=3, with_decoder=True,
                  conv_channels=256, conv_kernel=9, primary_channels=32, primary_dim=8,
                  primary_strides=2, class_dim=16, decoder_units=(512, 1024),
-                 detach_intermediate=True, return_coupling=False, **kwargs):
+                 detach_intermediate=True, return_coupling=False, routing_chunks=1, **kwargs):
         super(CapsNet, self).__init__(**kwargs)
         input_shape = tuple(int(size) for size in input_shape)
         if len(input_shape) != 3:
@@ -99,7 +102,7 @@ class CapsNet(OptionalInputBlock):
                                             weight_initializer=conv_init)
             routing = DynamicRouting(num_routing, detach_intermediate, return_coupling)
             self.digit_caps = DenseCaps(self.num_primary_capsules, primary_dim, num_classes,
-                                        class_dim, routing=routing)
+                                        class_dim, routing=routing, chunks=routing_chunks)
             self.mask = CapsuleMask(num_classes)
             self.decoder = Decoder(num_classes * class_dim, channels * height * width,
                                    decoder_units, weight_initializer=conv_init) \

@@ -8,7 +8,8 @@ from gluon_caps import __version__
 from tests.cli.helpers import assert_ok, invoke
 from tests.training.helpers import REPO, environment
 
-COMMANDS = ["evaluate", "export", "models", "perturb", "predict", "reconstruct", "routing"]
+COMMANDS = ["bench", "evaluate", "export", "models", "perturb", "predict", "reconstruct",
+            "routing"]
 
 
 def test_models_json_and_table():

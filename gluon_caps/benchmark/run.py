@@ -1,0 +1,203 @@
+"""``gluon-caps bench``: images/s, peak memory and per-stage times against the machine's ceiling."""
+import collections
+import json
+import os
+import resource
+import subprocess
+import sys
+
+import mxnet as mx
+from mxnet import autograd, gluon
+
+from ..errors import ConfigError
+from ..loss import CapsuleLoss
+from ..model_zoo import get_model
+from ..nn import fast_forward
+from .flops import conv_gflops, model_gflops
+from .stages import stage_times, time_call
+
+__all__ = ["run_benchmark", "ceiling_gflops", "format_benchmark", "peak_memory_sweep"]
+
+
+def ceiling_gflops(net, batch_size, steps, ctx):
+    """GFLOP/s of the network's PrimaryCaps convolution alone, hybridized, forward (with the
+    faster kernels of :func:`~gluon_caps.nn.fast_forward`) and forward+backward (input and
+    weight gradients): the best this machine does on the model's dominant arithmetic."""
+    weight = net.primary_caps.conv.weight.shape                    # (T*d, C1, k, k)
+    _, grid_h, grid_w = net.primary_grid
+    conv = gluon.nn.Conv2D(weight[0], weight[-1], net.primary_caps.conv._kwargs["stride"],
+                           in_channels=weight[1])
+    conv.initialize(ctx=ctx)
+    conv.hybridize(static_alloc=True, static_shape=True)
+    size = net.input_shape[1] - net.conv1.weight.shape[-1] + 1
+    x = mx.nd.random.uniform(shape=(batch_size, weight[1], size, net.input_shape[2]
+                                    - net.conv1.weight.shape[-1] + 1), ctx=ctx)
+    x.attach_grad()
+    flops = batch_size * conv_gflops(weight[1], weight[0], weight[-1], grid_h, grid_w)
+
+    def forward():
+        with fast_forward():
+            return conv(x)
+
+    def forward_backward():
+        with autograd.record():
+            out = conv(x)
+        out.backward()
+        return out
+    return (flops / time_call(forward, steps),
+            3 * flops / time_call(forward_backward, steps))
+
+
+def _peak_rss_gib():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2.0 ** 20     # KiB on Linux
+
+
+def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize=True,
+                  steps=10, stages=True, ceiling=True, routing_chunks=1, ctx=None):
+    """Measure a model's speed on this machine.
+
+    Parameters
+    ----------
+    model : str
+        A name of :func:`~gluon_caps.model_zoo.get_model`.
+    batch_size : int
+        Images per step.
+    mode : {'train', 'infer'}
+        ``train``: forward, margin + reconstruction loss, backward and an Adam update per step.
+        ``infer``: the forward pass without a label (decoder masked by the longest capsule),
+        under :func:`~gluon_caps.nn.fast_forward`; the plain inference-mode forward is
+        measured too.
+    hybridize : bool
+        ``hybridize(static_alloc=True, static_shape=True)``, or imperative.
+    steps : int
+        Timed steps (after 2 warm-up steps).
+    stages : bool
+        Also time each stage (see :func:`~gluon_caps.benchmark.stage_times`).
+    ceiling : bool
+        Also measure the convolution ceiling (see :func:`ceiling_gflops`).
+    routing_chunks : int
+        See :class:`~gluon_caps.model_zoo.CapsNet`.
+    ctx : mxnet.Context, optional
+        Default the CPU.
+
+    Returns
+    -------
+    dict
+        ``images_per_s``, ``peak_memory_gib`` (peak resident memory of this process, so run
+        one configuration per process to compare them), ``gflops`` (per image), and with
+        ``ceiling``: ``conv_gflops_per_s`` (forward, forward+backward), ``ceiling_images_per_s``
+        and ``fraction_of_ceiling``; with ``stages``: ``stages_ms``.
+    """
+    if mode not in ("train", "infer"):
+        raise ConfigError("--mode must be train or infer, got %r" % (mode,))
+    if batch_size < 1 or steps < 1:
+        raise ConfigError("--batch-size and --steps must be positive")
+    ctx = ctx or mx.cpu()
+    mx.random.seed(0)
+    net = get_model(model, routing_chunks=routing_chunks)
+    net.initialize(ctx=ctx)
+    if hybridize:
+        net.hybridize(static_alloc=True, static_shape=True)
+    x = mx.nd.random.uniform(shape=(batch_size,) + tuple(net.input_shape), ctx=ctx)
+    labels = mx.nd.one_hot(mx.nd.arange(batch_size, ctx=ctx) % net.num_classes, net.num_classes)
+    result = collections.OrderedDict(
+        model=model, mode=mode, batch_size=batch_size, hybridize=hybridize, steps=steps,
+        routing_chunks=routing_chunks, context=str(ctx))
+    if mode == "train":
+        seconds = time_call(_train_step(net, x, labels), steps)
+    else:
+        def infer():
+            with fast_forward():
+                return net(x)
+        seconds = time_call(infer, steps)
+        result["images_per_s_inference_kernels"] = batch_size / time_call(lambda: net(x), steps)
+    result["images_per_s"] = batch_size / seconds
+    result["peak_memory_gib"] = _peak_rss_gib()
+    result["gflops"] = model_gflops(net)
+    if ceiling:
+        forward, forward_backward = ceiling_gflops(net, batch_size, steps, ctx)
+        per_image = result["gflops"]["train" if mode == "train" else "forward"]
+        result["conv_gflops_per_s"] = {"forward": forward, "forward_backward": forward_backward}
+        result["ceiling_images_per_s"] = (forward_backward if mode == "train"
+                                          else forward) / per_image
+        result["fraction_of_ceiling"] = result["images_per_s"] / result["ceiling_images_per_s"]
+    if stages:
+        times = stage_times(net, x, labels, mode == "train", steps, hybridize)
+        times["loss + update" if mode == "train" else "rest"] = \
+            1e3 * seconds - sum(times.values())
+        result["stages_ms"] = times
+    return result
+
+
+def _train_step(net, x, labels):
+    loss = CapsuleLoss()
+    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-3})
+
+    def step():
+        with autograd.record():
+            lengths, reconstruction = net(x, labels)
+            value = loss(lengths, labels, reconstruction, x)
+        value.backward()
+        trainer.step(x.shape[0])
+        return value
+    return step
+
+
+def peak_memory_sweep(batch_sizes, model="capsnet_mnist", mode="train", routing_chunks=1,
+                      steps=2):
+    """Peak resident memory (GiB) of one benchmark process per batch size (no ceiling, no
+    stages), each in a fresh process so the peaks do not mix."""
+    peaks = collections.OrderedDict()
+    for batch_size in batch_sizes:
+        command = [sys.executable, "-m", "gluon_caps", "bench", "--json", "--no-stages",
+                   "--no-ceiling", "--model", model, "--mode", mode, "--batch-size",
+                   str(batch_size), "--steps", str(steps), "--routing-chunks",
+                   str(routing_chunks)]
+        output = subprocess.run(command, check=True, stdout=subprocess.PIPE,
+                                universal_newlines=True, env=_environment()).stdout
+        peaks[batch_size] = json.loads(output)["peak_memory_gib"]
+    return peaks
+
+
+def _environment():
+    """This environment, with this copy of gluon_caps first on the path."""
+    root = os.path.dirname(os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+    path = os.environ.get("PYTHONPATH")
+    return dict(os.environ, PYTHONPATH=root + os.pathsep + path if path else root)
+
+
+def format_benchmark(result):
+    """The result of :func:`run_benchmark` as lines for people."""
+    lines = ["%s  %s  batch %d  %s  %s%s" % (
+        result["model"], result["mode"], result["batch_size"],
+        "hybridized" if result["hybridize"] else "imperative", result["context"],
+        "  routing chunks %d" % result["routing_chunks"] if result["routing_chunks"] > 1
+        else "")]
+    gflops = result["gflops"]
+    lines.append("arithmetic: %.3f GFLOP/image forward, %.3f per training step"
+                 % (gflops["forward"], gflops["train"]))
+    if "conv_gflops_per_s" in result:
+        conv = result["conv_gflops_per_s"]
+        lines.append("ceiling:    PrimaryCaps convolution alone %.1f GFLOP/s forward, %.1f "
+                     "forward+backward -> %.1f images/s"
+                     % (conv["forward"], conv["forward_backward"],
+                        result["ceiling_images_per_s"]))
+    speed = "model:      %.1f images/s" % result["images_per_s"]
+    if "fraction_of_ceiling" in result:
+        speed += " = %.2f of the ceiling" % result["fraction_of_ceiling"]
+    if "images_per_s_inference_kernels" in result:
+        speed += " (%.1f images/s with MXNet's inference-mode kernels)" \
+            % result["images_per_s_inference_kernels"]
+    lines.append(speed)
+    lines.append("memory:     peak resident %.2f GiB" % result["peak_memory_gib"])
+    if "stages_ms" in result:
+        backward = ", forward+backward" if result["mode"] == "train" else ""
+        lines.append("stages (ms per batch%s):" % backward)
+        lines.extend("  %-14s %8.1f" % (name, ms) for name, ms in result["stages_ms"].items())
+    if "memory_sweep_gib" in result:
+        lines.append("peak memory by batch size: " + ", ".join(
+            "%s: %.2f GiB" % item for item in result["memory_sweep_gib"].items()))
+    if "torch_images_per_s" in result:
+        lines.append("PyTorch reference: %.1f images/s -> gluon-caps is %.2fx"
+                     % (result["torch_images_per_s"], result["speedup_over_torch"]))
+    return lines

@@ -1,0 +1,90 @@
+"""``gluon-caps bench``: images/s, peak memory and stage times against the machine's ceiling."""
+import json
+import os
+import re
+import subprocess
+import sys
+
+import click
+
+from .options import ctx_option, json_option
+
+_TORCH_LINE = re.compile(r"torch_\w+_img_per_s=([0-9.]+)")
+
+
+def _batch_sizes(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        sizes = [int(size) for size in value.split(",")]
+    except ValueError:
+        sizes = []
+    if not sizes or min(sizes) < 1:
+        raise click.BadParameter("a comma-separated list of positive batch sizes, e.g. "
+                                 "32,128,512", ctx=ctx, param=param)
+    return sizes
+
+
+def run_torch_reference(script, python, mode, batch_size, steps):
+    """Images/s of the PyTorch reference script (its ``--mode``, ``--batch``, ``--steps``),
+    run with the interpreter ``python`` right now on this machine."""
+    from ..errors import ConfigError
+    if not os.path.isfile(script):
+        raise ConfigError("--torch-reference: no file %s" % script)
+    completed = subprocess.run(
+        [python, script, "--mode", mode, "--batch", str(batch_size), "--steps", str(steps)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
+    match = _TORCH_LINE.search(completed.stdout)
+    if completed.returncode != 0 or not match:
+        raise ConfigError("--torch-reference %s with %s failed: %s" % (
+            script, python, (completed.stderr.strip().splitlines() or ["no output"])[-1]))
+    return float(match.group(1))
+
+
+@click.command()
+@click.option("--model", default="capsnet_mnist", show_default=True,
+              help="A model of `gluon-caps models`.")
+@click.option("--batch-size", type=click.IntRange(min=1), default=128, show_default=True)
+@click.option("--mode", type=click.Choice(["train", "infer"]), default="train",
+              show_default=True, help="A training step (Adam) or a forward pass.")
+@click.option("--hybridize/--no-hybridize", default=True, show_default=True,
+              help="hybridize(static_alloc=True, static_shape=True), or imperative.")
+@click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
+              help="Timed steps after 2 warm-up steps.")
+@click.option("--routing-chunks", type=click.IntRange(min=1), default=1, show_default=True,
+              help="Route over this many chunks of primary capsules (memory-bounded routing).")
+@click.option("--stages/--no-stages", default=True, show_default=True,
+              help="Time each stage of the network.")
+@click.option("--ceiling/--no-ceiling", default=True, show_default=True,
+              help="Measure the PrimaryCaps convolution alone (the ceiling).")
+@click.option("--memory-sweep", callback=_batch_sizes, default=None, metavar="B1,B2,...",
+              help="Also the peak memory at these batch sizes, one process each.")
+@click.option("--torch-reference", type=click.Path(dir_okay=False), default=None,
+              help="Run this PyTorch reference script right after (e.g. "
+                   "../shared/bench/torch_reference.py) and report the speed-up.")
+@click.option("--torch-python", default=sys.executable, show_default="this Python",
+              help="The Python that has torch, for --torch-reference.")
+@ctx_option
+@json_option
+def bench(model, batch_size, mode, hybridize, steps, routing_chunks, stages, ceiling,
+          memory_sweep, torch_reference, torch_python, ctx, as_json):
+    """Images/s, peak memory and a per-stage breakdown against the ceiling.
+
+    The ceiling is the model's PrimaryCaps convolution (about 94 % of its arithmetic) run alone
+    through MXNet's best kernel: its GFLOP/s divided by the model's GFLOP per image gives the
+    images/s this machine could reach if everything else were free."""
+    from ..benchmark import format_benchmark, peak_memory_sweep, run_benchmark
+    from ..training import select_context
+    result = run_benchmark(model, batch_size, mode, hybridize, steps, stages, ceiling,
+                           routing_chunks, select_context(ctx, 0))
+    if memory_sweep:
+        result["memory_sweep_gib"] = peak_memory_sweep(memory_sweep, model, mode,
+                                                       routing_chunks)
+    if torch_reference:
+        result["torch_images_per_s"] = run_torch_reference(
+            torch_reference, torch_python, mode, batch_size, steps)
+        result["speedup_over_torch"] = result["images_per_s"] / result["torch_images_per_s"]
+    if as_json:
+        click.echo(json.dumps(result, indent=2))
+    else:
+        click.echo("\n".join(format_benchmark(result)))
