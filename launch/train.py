@@ -145,6 +145,23 @@ def _say(comm, message):
         print(message, file=sys.stderr, flush=True)
 
 
+#: Fields a resumed run must keep: the network, and the optimizer whose state and learning-rate
+#: schedule the checkpoint carries on.
+FIXED_ON_RESUME = ("model", "num_routing", "reconstruction_weight", "input_shape", "lr",
+                   "lr_decay", "lr_decay_steps", "lr_scaling")
+
+
+def _check_resumable(saved, config):
+    from gluon_caps.errors import ConfigError
+    for name in FIXED_ON_RESUME:
+        if name in saved and saved[name] != config[name]:
+            raise ConfigError(
+                "--%s cannot change on --resume (the checkpoint has %r, asked %r): the network "
+                "and the optimizer state and schedule continue from the checkpoint; start a new "
+                "run with another --output instead" % (name.replace("_", "-"), saved[name],
+                                                       config[name]))
+
+
 def train(config, resume_dir=None, overrides=None, config_path=None):
     """Train one model; return the final record (test error, wall time, images/s) on every rank.
 
@@ -174,6 +191,7 @@ def train(config, resume_dir=None, overrides=None, config_path=None):
     if payload is not None:
         config = resolve_config(config_path, overrides,
                                 base=dict(payload["state"]["config"], output=resume_dir))
+        _check_resumable(payload["state"]["config"], config)
     _check_output(config, resume_dir)
     train_set, val_set, test_set = build_datasets(config)
     net = build_model(config)
@@ -265,7 +283,8 @@ def train(config, resume_dir=None, overrides=None, config_path=None):
                 if flags[1]:
                     raise TrainingStopped(
                         "non-finite loss at step %d (epoch %d); the parameters were not updated "
-                        "and the last good checkpoint in %s stays: lower --lr and resume"
+                        "and the last good checkpoint in %s stays; --lr cannot change on "
+                        "--resume, so start a new run with a lower --lr"
                         % (state["step"] + 1, epoch + 1, output))
                 trainer.step(batch_size)
                 state["step"] += 1

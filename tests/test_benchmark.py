@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from gluon_caps.benchmark import STAGES, model_gflops, run_benchmark, stage_times
-from gluon_caps.benchmark.stages import Prefix
+from gluon_caps.benchmark.stages import DecoderStage, Prefix
 from gluon_caps.errors import ConfigError
 from gluon_caps.model_zoo import get_model
 
@@ -34,11 +34,10 @@ def test_model_gflops_without_decoder():
 
 
 @pytest.mark.filterwarnings("ignore:Parameter .* is not used by any computation")
-@pytest.mark.parametrize("stage, shape", [("conv1", (2, 256, 20, 20)),
-                                          ("primary", (2, 1152, 8)),
-                                          ("predictions", (2, 10, 1152, 16)),
-                                          ("routing", (2, 10)),
-                                          ("decoder", (2, 1, 784))])
+@pytest.mark.parametrize("stage, shape", [("conv1", (2, 1, 20, 20)),
+                                          ("primary", (2, 1, 8)),
+                                          ("predictions", (2, 1, 1152, 16)),
+                                          ("routing", (2, 10))])
 def test_prefixes_end_where_their_stage_ends(stage, shape, hybridize):
     net = _initialized()
     x = mx.nd.random.uniform(shape=(2, 1, 28, 28))
@@ -46,13 +45,22 @@ def test_prefixes_end_where_their_stage_ends(stage, shape, hybridize):
     prefix = Prefix(net, stage)
     if hybridize:
         prefix.hybridize()
-    out = prefix(x, mask) if prefix.takes_mask else prefix(x)
+    out = prefix(x)
     assert out.shape == shape
-    lengths, reconstruction = net(x, mask)
     if stage == "routing":
-        np.testing.assert_allclose(out.asnumpy(), lengths.asnumpy(), rtol=1e-5)
-    if stage == "decoder":
-        np.testing.assert_allclose(out.asnumpy()[:, 0], reconstruction.asnumpy(), rtol=1e-5)
+        np.testing.assert_allclose(out.asnumpy(), net(x, mask)[0].asnumpy(), rtol=1e-5)
+
+
+@pytest.mark.filterwarnings("ignore:Parameter .* is not used by any computation")
+def test_decoder_stage_is_the_networks_decoder(hybridize):
+    net = _initialized()
+    x = mx.nd.random.uniform(shape=(2, 1, 28, 28))
+    mask = mx.nd.one_hot(mx.nd.array([3, 5]), 10)
+    stage = DecoderStage(net)
+    if hybridize:
+        stage.hybridize()
+    got = stage(net.capsules(x), mask)
+    np.testing.assert_allclose(got.asnumpy()[:, 0], net(x, mask)[1].asnumpy(), rtol=1e-5)
 
 
 @pytest.mark.parametrize("train", [False, True])

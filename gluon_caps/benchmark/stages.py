@@ -1,8 +1,9 @@
 """Per-stage times of a CapsNet, from the times of its growing prefixes.
 
-This MXNet build has no profiler, so each stage is timed as the difference between the network
-cut after it and the network cut before it, each hybridized and run on its own; a training
-stage includes its share of the backward pass.
+This MXNet build has no profiler, so each stage up to routing is timed as the difference between
+the network cut after it and the network cut before it, each hybridized and run on its own; the
+decoder (with the masking) is timed alone on capsules of the right shape. A training stage
+includes its share of the backward pass.
 """
 import collections
 import time
@@ -32,19 +33,20 @@ def time_call(function, steps, warmup=2):
 
 
 class Prefix(gluon.HybridBlock):
-    """A CapsNet cut after ``stage`` (one of :data:`STAGES`), sharing its parameters.
+    """A CapsNet cut after ``stage`` (one of :data:`STAGES` up to ``routing``), sharing its
+    parameters.
 
-    Outputs the stage's result: feature maps, primary capsules, predictions laid out for
-    routing, capsule lengths (routing), or reconstructions (decoder, masked by the label).
+    Outputs a small part of the stage's result, so that returning it costs next to nothing:
+    the first feature map, the first primary capsule, the predictions of the first class (laid
+    out for routing), or the capsule lengths (routing).
     """
 
     def __init__(self, net, stage, **kwargs):
         super(Prefix, self).__init__(**kwargs)
         self._depth = STAGES.index(stage)
-        self.takes_mask = stage == "decoder"
         self.net = net
 
-    def hybrid_forward(self, F, x, mask=None):
+    def hybrid_forward(self, F, x):
         net = self.net
         out = net.conv1(x)                                                  # (B, C1, H, W)
         if self._depth >= 1:
@@ -52,15 +54,23 @@ class Prefix(gluon.HybridBlock):
         if self._depth == 2:
             caps = net.digit_caps.predictions
             weight = caps.weight.var() if isinstance(x, mx.sym.Symbol) else caps.weight.data()
-            return caps.by_output(F, out, weight, 0, caps.num_in)           # (B, J, N, D)
-        if self._depth >= 3:
-            out = net.digit_caps(out)                                       # (B, J, D)
-            out = out[0] if isinstance(out, (list, tuple)) else out
-        if self._depth == 3:
-            return capsule_length(F, out)                                   # (B, J)
-        if self._depth == 4:
-            return net.decoder(net.mask(out, mask))                         # (B, 1, P)
-        return out
+            out = caps.by_output(F, out, weight, 0, caps.num_in)            # (B, J, N, D)
+        if self._depth <= 2:
+            return F.slice_axis(out, axis=1, begin=0, end=1)                # (B, 1, ...)
+        out = net.digit_caps(out)                                           # (B, J, D)
+        out = out[0] if isinstance(out, (list, tuple)) else out
+        return capsule_length(F, out)                                       # (B, J)
+
+
+class DecoderStage(gluon.HybridBlock):
+    """The masking and reconstruction decoder of a CapsNet alone, sharing its parameters."""
+
+    def __init__(self, net, **kwargs):
+        super(DecoderStage, self).__init__(**kwargs)
+        self.net = net
+
+    def hybrid_forward(self, F, v, mask):
+        return self.net.decoder(self.net.mask(v, mask))                     # (B, 1, P)
 
 
 def stage_times(net, x, mask, train, steps, hybridize=True):
@@ -85,25 +95,29 @@ def stage_times(net, x, mask, train, steps, hybridize=True):
     collections.OrderedDict
         Stage name -> milliseconds (a stage the network lacks, e.g. no decoder, is absent).
     """
-    stages = STAGES if net.decoder is not None else STAGES[:-1]
-    cumulative = []
-    for stage in stages:
-        prefix = Prefix(net, stage)
-        if hybridize:
-            prefix.hybridize(static_alloc=True, static_shape=True)
-        with warnings.catch_warnings():      # a prefix leaves the later stages' parameters unused
-            warnings.filterwarnings("ignore", message=".*is not used by any computation")
-            cumulative.append(time_call(_runner(prefix, x, mask, train), steps))
+    blocks = [(stage, Prefix(net, stage), (x,)) for stage in STAGES[:-1]]
+    if net.decoder is not None:
+        v = mx.nd.random.uniform(-0.2, 0.2, shape=(x.shape[0], net.num_classes,
+                                                   net.digit_caps.predictions.weight.shape[2]),
+                                 ctx=x.context)
+        v.attach_grad()                              # the decoder's input gradient counts too
+        blocks.append(("decoder", DecoderStage(net), (v, mask)))
     times = collections.OrderedDict()
     previous = 0.0
-    for stage, seconds in zip(stages, cumulative):
-        times[stage] = 1e3 * (seconds - previous)
-        previous = seconds
+    for stage, block, inputs in blocks:
+        if hybridize:
+            block.hybridize(static_alloc=True, static_shape=True)
+        with warnings.catch_warnings():      # a prefix leaves the later stages' parameters unused
+            warnings.filterwarnings("ignore", message=".*is not used by any computation")
+            seconds = time_call(_runner(block, inputs, train), steps)
+        if stage == "decoder":
+            times[stage] = 1e3 * seconds
+        else:
+            times[stage], previous = 1e3 * (seconds - previous), seconds
     return times
 
 
-def _runner(block, x, mask, train):
-    inputs = (x, mask) if block.takes_mask else (x,)
+def _runner(block, inputs, train):
     if train:
         def run():
             with autograd.record():

@@ -163,6 +163,8 @@ def resolve_config(config_path=None, overrides=None, base=None):
             config[name], sources[name] = value, "--" + name.replace("_", "-")
     for field in FIELDS:
         config[field.name] = _check(field, config[field.name], sources[field.name])
+    if config["data_root"]:     # absolute, so a checkpoint's data is found from any directory
+        config["data_root"] = os.path.abspath(os.path.expanduser(config["data_root"]))
     if config["model"] not in get_model_list():
         raise ConfigError("model (%s): unknown model %r; valid models: %s"
                           % (sources["model"], config["model"], ", ".join(get_model_list())))

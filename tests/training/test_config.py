@@ -67,3 +67,9 @@ def test_bad_flag_value_names_the_flag():
 def test_missing_config_file_is_named(tmp_path):
     with pytest.raises(ConfigError, match="cannot read config file .*nope.yaml"):
         resolve_config(str(tmp_path / "nope.yaml"))
+
+
+def test_data_root_is_stored_absolute(tmp_path, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    assert resolve_config(None, {"data_root": "data"})["data_root"] == str(tmp_path / "data")
+    assert resolve_config()["data_root"] is None

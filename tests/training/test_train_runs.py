@@ -80,6 +80,17 @@ def test_resume_after_an_epoch_matches_an_uninterrupted_run(tmp_path, tiny_mnist
     assert read_state(latest_checkpoint(str(resumed)))["step"] == 12
 
 
+def test_resume_refuses_a_new_learning_rate_and_keeps_the_checkpoint(tmp_path,
+                                                                     tiny_mnist_root):
+    output = tmp_path / "run"
+    assert run_train(tiny_flags(tiny_mnist_root, output, epochs=1)).returncode == 0
+    before = list_checkpoints(str(output))
+    result = run_train(tiny_flags(tiny_mnist_root, output, epochs=2) + [
+        "--resume", str(output), "--lr", "0.5"])
+    assert_one_line_error(result, "--lr cannot change on --resume", "0.5")
+    assert list_checkpoints(str(output)) == before
+
+
 def test_resume_of_a_directory_without_checkpoints_is_exit_2(tmp_path, tiny_mnist_root):
     result = run_train(tiny_flags(tiny_mnist_root, tmp_path / "run")
                        + ["--resume", str(tmp_path)])
