@@ -68,8 +68,10 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
         couplings, partial_sums = [], []
         for index, chunk in enumerate(chunks):
             u_hat = chunk(detach)                                              # (B, J, n, D)
-            if logits[index] is None:                                          # b = 0
-                zeros = F.zeros_like(F.slice_axis(u_hat, axis=3, begin=0, end=1))  # (B, J, n, 1)
+            if logits[index] is None:        # b = 0, shaped without reading the predictions
+                zero = F.zeros_like(F.slice(u_hat, begin=(0, 0, 0, 0), end=(1, 1, 1, 1)))
+                zeros = F.broadcast_like(zero, u_hat, lhs_axes=(0, 1, 2),
+                                         rhs_axes=(0, 1, 2))                   # (B, J, n, 1)
                 logits[index] = F.transpose(F.reshape(zeros, shape=(0, 0, -3)),
                                             axes=(0, 2, 1))                    # (B, n, J)
             couplings.append(F.softmax(logits[index], axis=-1))                # (B, n, J)
