@@ -70,7 +70,7 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     hybridize : bool
         ``hybridize(static_alloc=True, static_shape=True)``, or imperative.
     steps : int
-        Timed steps (after 2 warm-up steps).
+        Timed steps per round; the fastest of 3 rounds counts (after 2 warm-up steps).
     stages : bool
         Also time each stage (see :func:`~gluon_caps.benchmark.stage_times`).
     ceiling : bool

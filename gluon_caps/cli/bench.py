@@ -50,7 +50,7 @@ def run_torch_reference(script, python, mode, batch_size, steps):
 @click.option("--hybridize/--no-hybridize", default=True, show_default=True,
               help="hybridize(static_alloc=True, static_shape=True), or imperative.")
 @click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Timed steps after 2 warm-up steps.")
+              help="Timed steps per round; the fastest of 3 rounds counts.")
 @click.option("--routing-chunks", type=click.IntRange(min=1), default=1, show_default=True,
               help="Route over this many chunks of primary capsules (memory-bounded routing).")
 @click.option("--stages/--no-stages", default=True, show_default=True,
