@@ -49,6 +49,15 @@ def ceiling_gflops(net, batch_size, steps, ctx):
 
 
 def _peak_rss_gib():
+    """Peak resident memory of this process: ``VmHWM`` on Linux (which, unlike ``ru_maxrss``,
+    does not carry over the parent's peak into a process it forks and execs)."""
+    try:
+        with open("/proc/self/status") as status:
+            for line in status:
+                if line.startswith("VmHWM:"):
+                    return int(line.split()[1]) / 2.0 ** 20                    # kB
+    except OSError:
+        pass
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2.0 ** 20     # KiB on Linux
 
 

@@ -148,7 +148,7 @@ class DenseCaps(gluon.HybridBlock):
     predictions when it needs them instead of keeping all of them, so at most one chunk's
     ``(batch, num_out, num_in / chunks, dim_out)`` predictions is alive at a time (outside of
     what back-propagation keeps). The result is the same up to float rounding; the price is
-    computing the predictions ``2 * num_routing`` times instead of once.
+    computing the predictions ``2 * num_routing - 1`` times instead of once.
 
     Parameters
     ----------
