@@ -41,7 +41,7 @@ setup(
         # Build with: HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 pip install --no-build-isolation
         # (see docs/install.rst); a plain install builds Horovod without MXNet support.
         "horovod": ["horovod==0.28.1"],
-        "test": ["pytest>=7"],
+        "test": ["pytest>=7", "psutil>=5"],
         "docs": ["sphinx>=5,<8", "numpydoc>=1.5", "sphinx-click>=4"],
         "lint": ["flake8>=5"],
     },
