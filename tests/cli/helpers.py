@@ -12,9 +12,16 @@ from gluon_caps.training import build_model, find_checkpoint, resolve_config, sa
 from gluon_caps.training.checkpoint import read_state
 
 
+def _runner():
+    try:                        # click < 8.2 mixes stderr into stdout unless told not to
+        return CliRunner(mix_stderr=False)
+    except TypeError:           # click >= 8.2 always keeps them apart
+        return CliRunner()
+
+
 def invoke(*args):
     """Run ``gluon-caps ARGS`` in-process; return the click Result (stdout and stderr apart)."""
-    return CliRunner().invoke(main, [str(arg) for arg in args], catch_exceptions=True)
+    return _runner().invoke(main, [str(arg) for arg in args], catch_exceptions=True)
 
 
 def assert_ok(result):
