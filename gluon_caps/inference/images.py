@@ -51,7 +51,8 @@ def _fit_size(pixels, height, width, notes):
         notes.append("resized from %s to %dx%d (the model's input)"
                      % (_shape_text(pixels.shape), height, width))
         resample = getattr(Image, "Resampling", Image).LANCZOS
-        pixels = np.asarray(Image.fromarray(pixels, mode="F").resize((width, height), resample))
+        image = Image.fromarray(pixels.astype(np.float32))                      # mode "F"
+        pixels = np.asarray(image.resize((width, height), resample))
     return np.clip(pixels, 0.0, 1.0)
 
 
