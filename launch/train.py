@@ -360,11 +360,17 @@ def _first_line(error):
     return lines[0] if lines else type(error).__name__
 
 
+#: Messages of the errors a collective raises when another worker of the job is gone: MXNet
+#: relays Horovod's shutdown and Gloo's transport errors from its engine.
+LOST_WORKER_MESSAGES = ("Horovod has been shut down", "Connection closed by peer",
+                        "Connection reset by peer", "gloo/transport")
+
+
 def _is_lost_worker(error):
     """Whether an exception says the Horovod job lost a worker (Horovod's own error types, or
-    MXNet's error for a collective after Horovod shut down)."""
+    MXNet's error for a collective after Horovod shut down or Gloo lost a peer)."""
     return (type(error).__module__.startswith("horovod")
-            or "Horovod has been shut down" in str(error))
+            or any(message in str(error) for message in LOST_WORKER_MESSAGES))
 
 
 def _parse_seeds(text):
@@ -403,6 +409,7 @@ def main(args):
             raise
         print("launch/train.py: stopped: another worker was lost (%s); the checkpoints written "
               "so far stay intact: continue with --resume" % _first_line(error), file=sys.stderr)
+        args.lost_worker = True
         return 1
     return 0
 
@@ -417,4 +424,11 @@ def default_threads(environ=os.environ):
 
 if __name__ == "__main__":
     default_threads()
-    sys.exit(main(parse_args()))
+    arguments = parse_args()
+    code = main(arguments)
+    if getattr(arguments, "lost_worker", False):
+        # MXNet's exit hook would wait on the failed collective and print its traceback
+        sys.stdout.flush()
+        sys.stderr.flush()
+        os._exit(code)
+    sys.exit(code)

@@ -151,3 +151,12 @@ def test_default_threads_share_the_cores_between_local_workers():
     environ = {"OMP_NUM_THREADS": "7", "HOROVOD_LOCAL_SIZE": "2"}
     default_threads(environ)
     assert environ["OMP_NUM_THREADS"] == "7"
+
+
+def test_lost_worker_errors_are_recognised():
+    from launch.train import _is_lost_worker
+    gloo = ("[/tmp/horovod/third_party/gloo/gloo/transport/tcp/pair.cc:598] Connection closed "
+            "by peer [127.0.0.1]:18818")
+    assert _is_lost_worker(RuntimeError(gloo))
+    assert _is_lost_worker(RuntimeError("Horovod has been shut down. This was caused by ..."))
+    assert not _is_lost_worker(RuntimeError("out of memory"))
