@@ -13,7 +13,7 @@ from ..errors import ConfigError
 from ..loss import CapsuleLoss
 from ..model_zoo import get_model
 from ..nn import fast_forward
-from .flops import conv_gflops, model_gflops
+from .flops import conv1_output_size, conv_gflops, model_gflops
 from .stages import stage_times, time_call
 
 __all__ = ["run_benchmark", "ceiling_gflops", "format_benchmark", "peak_memory_sweep"]
@@ -29,9 +29,7 @@ def ceiling_gflops(net, batch_size, steps, ctx):
                            in_channels=weight[1])
     conv.initialize(ctx=ctx)
     conv.hybridize(static_alloc=True, static_shape=True)
-    size = net.input_shape[1] - net.conv1.weight.shape[-1] + 1
-    x = mx.nd.random.uniform(shape=(batch_size, weight[1], size, net.input_shape[2]
-                                    - net.conv1.weight.shape[-1] + 1), ctx=ctx)
+    x = mx.nd.random.uniform(shape=(batch_size, weight[1]) + conv1_output_size(net), ctx=ctx)
     x.attach_grad()
     flops = batch_size * conv_gflops(weight[1], weight[0], weight[-1], grid_h, grid_w)
 

@@ -59,8 +59,7 @@ class Prefix(gluon.HybridBlock):
             out = net.primary_caps(out)                                     # (B, N, d)
         if self._depth == 2:
             caps = net.digit_caps.predictions
-            weight = caps.weight.var() if isinstance(x, mx.sym.Symbol) else caps.weight.data()
-            out = caps.by_output(F, out, weight, 0, caps.num_in)            # (B, J, N, D)
+            out = caps.by_output(F, out, 0, caps.num_in)                    # (B, J, N, D)
         if self._depth <= 2:
             return F.slice_axis(out, axis=1, begin=0, end=1)                # (B, 1, ...)
         out = net.digit_caps(out)                                           # (B, J, D)

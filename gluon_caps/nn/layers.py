@@ -118,9 +118,12 @@ class CapsulePredictions(gluon.HybridBlock):
                 "weight", shape=(num_in, num_out, dim_out, dim_in),
                 init=weight_initializer or mx.init.Normal(0.01))
 
-    def by_output(self, F, u, weight, begin, end):
+    def by_output(self, F, u, begin, end):
         """Predictions of input capsules ``begin:end`` laid out ``(batch, num_out, n, dim_out)``,
-        the layout routing works in (a single transpose of the GEMM output)."""
+        the layout routing works in (a single transpose of the GEMM output). For a parent
+        block's ``hybrid_forward``: reads this block's weight into the parent's graph."""
+        symbolic = isinstance(u, mx.sym.Symbol)
+        weight = self.weight.var() if symbolic else self.weight.data(u.context)
         if (begin, end) != (0, self.num_in):
             u = F.slice_axis(u, axis=1, begin=begin, end=end)                  # (B, n, d)
             weight = F.slice_axis(weight, axis=0, begin=begin, end=end)       # (n, J, D, d)
@@ -201,11 +204,9 @@ class DenseCaps(gluon.HybridBlock):
     def hybrid_forward(self, F, u):
         if not isinstance(self.routing, DynamicRouting):
             return self.routing(self.predictions(u))
-        symbolic = isinstance(u, mx.sym.Symbol)
-        weight = self.predictions.weight                     # the child's, read in this graph
-        weight = weight.var() if symbolic else weight.data(u.context)
-        predict = functools.partial(self.predictions.by_output, F, u, weight)  # (B, J, n, D)
-        if symbolic and self.chunks > 1:     # recomputed where used: one chunk alive at a time
+        predict = functools.partial(self.predictions.by_output, F, u)         # (B, J, n, D)
+        if isinstance(u, mx.sym.Symbol) and self.chunks > 1:
+            # recomputed where used: one chunk alive at a time
             chunks = [recomputed_chunk(F, functools.partial(predict, begin, end))
                       for begin, end in self._chunk_bounds]
         else:       # once each (imperative recomputation would crash MXNet's autograd)
