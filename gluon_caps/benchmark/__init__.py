@@ -2,7 +2,9 @@
 (``gluon-caps bench``)."""
 from .flops import model_gflops, conv_gflops, conv1_output_size
 from .stages import STAGES, stage_times
-from .run import run_benchmark, format_benchmark, ceiling_gflops, peak_memory_sweep
+from .run import (run_benchmark, format_benchmark, ceiling_gflops, peak_memory_sweep,
+                  torch_reference)
 
 __all__ = ["model_gflops", "conv_gflops", "conv1_output_size", "STAGES", "stage_times",
-           "run_benchmark", "format_benchmark", "ceiling_gflops", "peak_memory_sweep"]
+           "run_benchmark", "format_benchmark", "ceiling_gflops", "peak_memory_sweep",
+           "torch_reference"]

@@ -2,6 +2,7 @@
 import collections
 import json
 import os
+import re
 import resource
 import subprocess
 import sys
@@ -16,7 +17,10 @@ from ..nn import fast_forward
 from .flops import conv1_output_size, conv_gflops, model_gflops
 from .stages import stage_times, time_call
 
-__all__ = ["run_benchmark", "ceiling_gflops", "format_benchmark", "peak_memory_sweep"]
+__all__ = ["run_benchmark", "ceiling_gflops", "format_benchmark", "peak_memory_sweep",
+           "torch_reference"]
+
+_TORCH_LINE = re.compile(r"torch_\w+_img_per_s=([0-9.]+)")
 
 
 def ceiling_gflops(net, batch_size, steps, ctx):
@@ -160,10 +164,38 @@ def peak_memory_sweep(batch_sizes, model="capsnet_mnist", mode="train", routing_
                    "--no-ceiling", "--model", model, "--mode", mode, "--batch-size",
                    str(batch_size), "--steps", str(steps), "--routing-chunks",
                    str(routing_chunks)]
-        output = subprocess.run(command, check=True, stdout=subprocess.PIPE,
-                                universal_newlines=True, env=_environment()).stdout
+        output = _run_command(command, "--memory-sweep at batch size %d" % batch_size,
+                              env=_environment())
         peaks[batch_size] = json.loads(output)["peak_memory_gib"]
     return peaks
+
+
+def torch_reference(script, python, mode, batch_size, steps):
+    """Images/s of the PyTorch reference script (its ``--mode``, ``--batch``, ``--steps``),
+    run with the interpreter ``python`` right now on this machine."""
+    what = "--torch-reference %s with %s" % (script, python)
+    if not os.path.isfile(script):
+        raise ConfigError("--torch-reference: no file %s" % script)
+    output = _run_command([python, script, "--mode", mode, "--batch", str(batch_size),
+                           "--steps", str(steps)], what)
+    match = _TORCH_LINE.search(output)
+    if not match:
+        raise ConfigError("%s printed no torch_<mode>_img_per_s= line" % what)
+    return float(match.group(1))
+
+
+def _run_command(command, what, env=None):
+    """The standard output of ``command``; a failure is one :class:`ConfigError` naming
+    ``what`` with the command's last line of standard error (or its exit code)."""
+    try:
+        completed = subprocess.run(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                                   universal_newlines=True, env=env)
+    except OSError as error:
+        raise ConfigError("%s: cannot run %s (%s)" % (what, command[0], error.strerror))
+    if completed.returncode != 0:
+        lines = completed.stderr.strip().splitlines() or ["exit code %d" % completed.returncode]
+        raise ConfigError("%s failed: %s" % (what, lines[-1]))
+    return completed.stdout
 
 
 def _environment():

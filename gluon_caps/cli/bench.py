@@ -1,15 +1,10 @@
 """``gluon-caps bench``: images/s, peak memory and stage times against the machine's ceiling."""
 import json
-import os
-import re
-import subprocess
 import sys
 
 import click
 
 from .options import ctx_option, json_option
-
-_TORCH_LINE = re.compile(r"torch_\w+_img_per_s=([0-9.]+)")
 
 
 def _batch_sizes(ctx, param, value):
@@ -23,22 +18,6 @@ def _batch_sizes(ctx, param, value):
         raise click.BadParameter("a comma-separated list of positive batch sizes, e.g. "
                                  "32,128,512", ctx=ctx, param=param)
     return sizes
-
-
-def run_torch_reference(script, python, mode, batch_size, steps):
-    """Images/s of the PyTorch reference script (its ``--mode``, ``--batch``, ``--steps``),
-    run with the interpreter ``python`` right now on this machine."""
-    from ..errors import ConfigError
-    if not os.path.isfile(script):
-        raise ConfigError("--torch-reference: no file %s" % script)
-    completed = subprocess.run(
-        [python, script, "--mode", mode, "--batch", str(batch_size), "--steps", str(steps)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, universal_newlines=True)
-    match = _TORCH_LINE.search(completed.stdout)
-    if completed.returncode != 0 or not match:
-        raise ConfigError("--torch-reference %s with %s failed: %s" % (
-            script, python, (completed.stderr.strip().splitlines() or ["no output"])[-1]))
-    return float(match.group(1))
 
 
 @click.command()
@@ -73,18 +52,18 @@ def bench(model, batch_size, mode, hybridize, steps, routing_chunks, stages, cei
     The ceiling is the model's PrimaryCaps convolution (about 94 % of its arithmetic) run alone
     through MXNet's best kernel: its GFLOP/s divided by the model's GFLOP per image gives the
     images/s this machine could reach if everything else were free."""
-    from ..benchmark import format_benchmark, peak_memory_sweep, run_benchmark
+    from .. import benchmark
     from ..training import select_context
-    result = run_benchmark(model, batch_size, mode, hybridize, steps, stages, ceiling,
-                           routing_chunks, select_context(ctx, 0))
+    result = benchmark.run_benchmark(model, batch_size, mode, hybridize, steps, stages, ceiling,
+                                     routing_chunks, select_context(ctx, 0))
     if memory_sweep:
-        result["memory_sweep_gib"] = peak_memory_sweep(memory_sweep, model, mode,
-                                                       routing_chunks)
+        result["memory_sweep_gib"] = benchmark.peak_memory_sweep(memory_sweep, model, mode,
+                                                                 routing_chunks)
     if torch_reference:
-        result["torch_images_per_s"] = run_torch_reference(
+        result["torch_images_per_s"] = benchmark.torch_reference(
             torch_reference, torch_python, mode, batch_size, steps)
         result["speedup_over_torch"] = result["images_per_s"] / result["torch_images_per_s"]
     if as_json:
         click.echo(json.dumps(result, indent=2))
     else:
-        click.echo("\n".join(format_benchmark(result)))
+        click.echo("\n".join(benchmark.format_benchmark(result)))

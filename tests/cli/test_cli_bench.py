@@ -47,6 +47,8 @@ def test_bench_compares_with_a_reference_script(tmp_path):
 @pytest.mark.parametrize("args, fragments", [
     (("--memory-sweep", "32,x"), ("--memory-sweep",)),
     (("--torch-reference", "missing.py"), ("--torch-reference", "missing.py")),
+    (("--torch-reference", __file__, "--torch-python", "/no/such/python"),
+     ("--torch-reference", "cannot run /no/such/python")),
     (("--model", "capsnet_nope"), ("capsnet_nope",)),
     (("--mode", "fast"), ("--mode",)),
     (("--batch-size", 0), ("--batch-size",)),
@@ -54,6 +56,20 @@ def test_bench_compares_with_a_reference_script(tmp_path):
 def test_bench_bad_input(args, fragments):
     assert_input_error(invoke("bench", "--no-stages", "--no-ceiling", *(TINY + args)),
                        *fragments)
+
+
+def test_bench_reference_without_a_result_line_is_one_line(tmp_path):
+    script = tmp_path / "quiet.py"
+    script.write_text("print('hello')\n")
+    assert_input_error(invoke("bench", "--no-stages", "--no-ceiling", "--torch-reference",
+                              script, "--torch-python", sys.executable, *TINY),
+                       "printed no torch_<mode>_img_per_s= line")
+
+
+def test_bench_failing_memory_sweep_is_one_line(monkeypatch):
+    monkeypatch.setattr(sys, "executable", "/bin/false")      # every child process fails
+    assert_input_error(invoke("bench", "--no-stages", "--no-ceiling", "--memory-sweep", "1",
+                              *TINY), "--memory-sweep at batch size 1 failed: exit code 1")
 
 
 def test_bench_failing_reference_is_one_line(tmp_path):
