@@ -23,6 +23,8 @@ setup(
     long_description_content_type="text/markdown",
     license="Apache-2.0",
     packages=find_packages(include=["gluon_caps", "gluon_caps.*"]),
+    # compiled on first use against the installed MXNet (gluon_caps.ops.build)
+    package_data={"gluon_caps.ops": ["capsule_ops.cc"]},
     python_requires=">=3.8",
     # MXNet itself comes from an extra, so GPU users never install the CPU wheel.
     # MXNet 1.9.1 uses NumPy aliases removed in NumPy 1.24.

@@ -14,6 +14,7 @@ from ..errors import ConfigError
 from ..loss import CapsuleLoss
 from ..model_zoo import get_model
 from ..nn import fast_forward
+from ..ops import fused_routing
 from .flops import conv1_output_size, conv_gflops, model_gflops
 from .stages import stage_times, time_call
 
@@ -94,7 +95,8 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     Returns
     -------
     dict
-        ``images_per_s``, ``peak_memory_gib`` (peak resident memory of this process, so run
+        ``images_per_s``, ``routing_products`` (``"fused"`` or ``"batch_dot"``, see
+        :mod:`gluon_caps.ops`), ``peak_memory_gib`` (peak resident memory of this process, so run
         one configuration per process to compare them), ``gflops`` (per image), and with
         ``ceiling``: ``conv_gflops_per_s`` (forward, forward+backward), ``ceiling_images_per_s``
         and ``fraction_of_ceiling``; with ``stages``: ``stages_ms``.
@@ -113,7 +115,8 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     labels = mx.nd.one_hot(mx.nd.arange(batch_size, ctx=ctx) % net.num_classes, net.num_classes)
     result = collections.OrderedDict(
         model=model, mode=mode, batch_size=batch_size, hybridize=hybridize, steps=steps,
-        routing_chunks=routing_chunks, context=str(ctx))
+        routing_chunks=routing_chunks, context=str(ctx),
+        routing_products="fused" if fused_routing() else "batch_dot")
     if mode == "train":
         seconds = time_call(_train_step(net, x, labels), steps)
     else:
@@ -207,9 +210,10 @@ def _environment():
 
 def format_benchmark(result):
     """The result of :func:`run_benchmark` as lines for people."""
-    lines = ["%s  %s  batch %d  %s  %s%s" % (
+    lines = ["%s  %s  batch %d  %s  %s  routing products: %s%s" % (
         result["model"], result["mode"], result["batch_size"],
         "hybridized" if result["hybridize"] else "imperative", result["context"],
+        result["routing_products"],
         "  routing chunks %d" % result["routing_chunks"] if result["routing_chunks"] > 1
         else "")]
     gflops = result["gflops"]

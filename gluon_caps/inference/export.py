@@ -8,6 +8,7 @@ of the longest capsule ``(B, C*H*W)``. ``PREFIX-meta.json`` says what the input 
 import json
 
 from ..errors import CheckpointError, GluonCapsError
+from ..ops import portable
 from .datasets import class_names, labels_per_image
 from .files import prepare_output
 from .loading import first_line
@@ -65,8 +66,9 @@ def export_checkpoint(checkpoint, prefix):
     net, config = checkpoint.net, checkpoint.config
     files = export_files(prepare_output(prefix))
     ctx = net.collect_params().list_ctx()[0]
-    net.hybridize()
-    net(mx.nd.zeros((1,) + tuple(net.input_shape), ctx=ctx))   # the no-mask inference graph
+    with portable():                    # standard operators only: loads in any MXNet
+        net.hybridize()
+        net(mx.nd.zeros((1,) + tuple(net.input_shape), ctx=ctx))   # the no-mask inference graph
     meta = {"format": META_FORMAT, "model": net.model_name,
             "input_shape": list(net.input_shape), "num_classes": net.num_classes,
             "class_names": class_names(config["dataset"], net.num_classes),

@@ -6,6 +6,7 @@ import warnings
 import numpy as np
 
 from ..errors import CheckpointError
+from ..ops import OpsBuildError, load_for_symbol
 from .datasets import class_names, labels_per_image
 from .export import export_files, read_meta
 from .images import load_image
@@ -43,6 +44,12 @@ def _from_export(prefix, ctx):
     from mxnet import MXNetError, gluon
     meta = read_meta(prefix)
     symbol, params, _ = export_files(prefix)
+    try:
+        load_for_symbol(symbol)
+    except OpsBuildError as error:
+        raise CheckpointError("the exported model %s uses gluon-caps' fused routing operators, "
+                              "which cannot be loaded here (%s); export it again with "
+                              "gluon-caps export" % (symbol, error)) from error
     try:
         with warnings.catch_warnings():     # MXNet cannot infer the dtype of the data input
             warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)

@@ -2,16 +2,33 @@
 from mxnet import gluon
 
 from ..errors import ConfigError
+from ..ops import fused_routing
 from .functional import squash
 
 __all__ = ["DynamicRouting", "route_by_agreement", "fixed_chunk", "recomputed_chunk"]
 
 
 def _by_input(F, per_output, like):
-    """``(B*J, n, 1)`` values of one chunk -> ``(B, n, J)``, the logits layout."""
+    """``(B*J, n)`` values of one chunk -> ``(B, n, J)``, the logits layout."""
     grid = F.reshape_like(per_output, like, lhs_begin=0, lhs_end=1,
-                          rhs_begin=0, rhs_end=2)                             # (B, J, n, 1)
-    return F.transpose(F.reshape(grid, shape=(0, 0, -3)), axes=(0, 2, 1))    # (B, n, J)
+                          rhs_begin=0, rhs_end=2)                             # (B, J, n)
+    return F.transpose(grid, axes=(0, 2, 1))                                  # (B, n, J)
+
+
+def _weighted_sum(F, c, u, fused):
+    """:math:`s = \\sum_i c_i u_i` for rows of couplings and predictions."""
+    if fused:
+        return F.caps_weighted_sum(c, u)                                      # (B*J, D)
+    s = F.batch_dot(F.expand_dims(c, axis=1), u)                              # (B*J, 1, D)
+    return F.reshape(s, shape=(0, -1))                                        # (B*J, D)
+
+
+def _agreement(F, u, v, fused):
+    """:math:`a_i = u_i \\cdot v` for rows of predictions and capsules."""
+    if fused:
+        return F.caps_agreement(u, v)                                         # (B*J, n)
+    a = F.batch_dot(u, F.expand_dims(v, axis=2))                              # (B*J, n, 1)
+    return F.reshape(a, shape=(0, -1))                                        # (B*J, n)
 
 
 def fixed_chunk(F, u_hat):
@@ -55,6 +72,9 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
         Use detached predictions in all but the last iteration, so that gradients flow through
         the last iteration only.
 
+    The weighted sums and agreements use the fused operators of :mod:`gluon_caps.ops` when
+    :func:`gluon_caps.ops.fused_routing` says so at the time the graph is built.
+
     Returns
     -------
     v : NDArray or Symbol
@@ -62,6 +82,7 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
     coupling : NDArray or Symbol
         Coupling coefficients of the last iteration ``(batch, num_in, num_out)``.
     """
+    fused = fused_routing()
     logits = [None] * len(chunks)
     for iteration in range(num_routing):
         detach = detach_intermediate and iteration < num_routing - 1
@@ -77,20 +98,18 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
             couplings.append(F.softmax(logits[index], axis=-1))                # (B, n, J)
             c_flat = F.reshape(F.transpose(couplings[-1], axes=(0, 2, 1)),
                                shape=(-3, -2))                                 # (B*J, n)
-            c_flat = F.expand_dims(c_flat, axis=2)                             # (B*J, n, 1)
             u_flat = F.reshape(u_hat, shape=(-3, -2))                          # (B*J, n, D)
-            partial_sums.append(F.batch_dot(c_flat, u_flat, transpose_a=True))  # (B*J, 1, D)
-        s = F.add_n(*partial_sums) if len(partial_sums) > 1 else partial_sums[0]  # (B*J, 1, D)
-        v_flat = squash(F, s)                                                  # (B*J, 1, D)
+            partial_sums.append(_weighted_sum(F, c_flat, u_flat, fused))       # (B*J, D)
+        s = F.add_n(*partial_sums) if len(partial_sums) > 1 else partial_sums[0]  # (B*J, D)
+        v_flat = squash(F, s)                                                  # (B*J, D)
         if iteration < num_routing - 1:
             for index, chunk in enumerate(chunks):
                 u_hat = chunk(detach)                                          # (B, J, n, D)
                 u_flat = F.reshape(u_hat, shape=(-3, -2))                      # (B*J, n, D)
-                agreement = F.batch_dot(u_flat, v_flat, transpose_b=True)      # (B*J, n, 1)
+                agreement = _agreement(F, u_flat, v_flat, fused)               # (B*J, n)
                 logits[index] = logits[index] + _by_input(F, agreement, u_hat)  # (B, n, J)
     v = F.reshape_like(v_flat, zeros, lhs_begin=0, lhs_end=1,
-                       rhs_begin=0, rhs_end=2)                                 # (B, J, 1, D)
-    v = F.reshape(v, shape=(0, 0, -3))                                         # (B, J, D)
+                       rhs_begin=0, rhs_end=2)                                 # (B, J, D)
     coupling = F.concat(*couplings, dim=1) if len(couplings) > 1 else couplings[0]  # (B, N, J)
     return v, coupling
 
@@ -110,7 +129,9 @@ class DynamicRouting(gluon.HybridBlock):
     capsule sum to 1. The predictions are laid out once as ``(batch * num_out, num_in, dim)``, so
     that the weighted sums and the agreements are batched matrix-vector products that read
     :math:`\hat u` once each, while the logits stay ``(batch, num_in, num_out)`` so that the
-    softmax runs over the contiguous last axis. See :func:`route_by_agreement`.
+    softmax runs over the contiguous last axis. See :func:`route_by_agreement`. On CPU those
+    products run as the fused operators of :mod:`gluon_caps.ops` (built and loaded when the block
+    is created), elsewhere as ``batch_dot``; both give the same values and gradients.
 
     Parameters
     ----------
@@ -139,6 +160,9 @@ class DynamicRouting(gluon.HybridBlock):
         self._num_routing = int(num_routing)
         self._detach_intermediate = detach_intermediate
         self._return_coupling = return_coupling
+        # Load the fused operators now, before any forward pass: loading them while one runs
+        # left parameters in oneDNN layouts that Horovod's broadcast then could not read.
+        fused_routing()
 
     def route(self, F, chunks):
         """Route predictions given as chunks (see :func:`route_by_agreement`) with this block's

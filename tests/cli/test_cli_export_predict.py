@@ -9,6 +9,9 @@ import pytest
 from mxnet import gluon
 from PIL import Image
 
+from gluon_caps import ops
+from gluon_caps.inference import load_checkpoint
+
 from tests.cli.helpers import (assert_input_error, assert_ok, invoke, net_outputs,
                                write_checkpoint)
 
@@ -43,6 +46,35 @@ def test_export_loads_for_any_batch_size(exported, trained_run, test_digits):
         lengths, reconstruction = block(mx.nd.array(images[:count]))
         assert reconstruction.shape == (count, 784)
         np.testing.assert_allclose(lengths.asnumpy(), expected[:count], rtol=1e-4, atol=1e-5)
+
+
+def test_export_uses_standard_operators_only(exported):
+    with open(exported + "-symbol.json") as handle:
+        operators = {node["op"] for node in json.load(handle)["nodes"]}
+    assert "batch_dot" in operators and not operators & set(ops.FUSED_OPERATORS)
+
+
+def test_export_with_fused_operators_predicts_or_says_why_not(tmp_path, exported, trained_run,
+                                                              digit_pngs, test_digits,
+                                                              monkeypatch):
+    net = load_checkpoint(trained_run).net
+    net.hybridize()
+    net(mx.nd.zeros((1, 1, 28, 28)))
+    prefix = str(tmp_path / "fused")
+    net.export(prefix, epoch=0)
+    with open(prefix + "-symbol.json") as handle:
+        assert set(ops.FUSED_OPERATORS) <= {node["op"] for node in json.load(handle)["nodes"]}
+    with open(exported + "-meta.json") as source, open(prefix + "-meta.json", "w") as target:
+        target.write(source.read())
+    expected = net_outputs(trained_run, test_digits[0][:, None] / np.float32(255.0))
+    report = predict_json(prefix, *digit_pngs)
+    assert [row["class"] for row in report["predictions"]] == expected.argmax(axis=1).tolist()
+
+    def cannot_load():
+        raise ops.OpsBuildError("no C++ compiler 'g++' on PATH")
+    monkeypatch.setattr(ops, "load", cannot_load)
+    assert_input_error(invoke("predict", prefix, digit_pngs[0]), prefix + "-symbol.json",
+                       "fused routing operators", "no C++ compiler", "gluon-caps export")
 
 
 def test_checkpoint_and_export_predict_the_networks_classes(exported, trained_run, digit_pngs,

@@ -1,0 +1,183 @@
+"""The fused routing operators of gluon_caps.ops: values and gradients against NumPy, routing
+with them against routing with batch_dot, and when routing uses them (build, cache, fallback)."""
+import contextlib
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+from mxnet import autograd, gluon
+
+from gluon_caps import ops
+from gluon_caps.errors import ConfigError
+from gluon_caps.nn import DynamicRouting
+from gluon_caps.ops import build
+
+
+def test_routing_uses_the_fused_operators_on_this_cpu():
+    assert ops.fused_routing()
+    assert os.path.isfile(ops.load())
+    assert ops.load().startswith(build.cache_dir())
+
+
+class FusedPair(gluon.HybridBlock):
+    def hybrid_forward(self, F, c, u, v):
+        return F.caps_weighted_sum(c, u), F.caps_agreement(u, v)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("float64", 1e-12)])
+@pytest.mark.parametrize("shape", [(1, 3, 1), (4, 70, 5), (3, 130, 16)])
+def test_fused_operators_match_numpy_values_and_gradients(shape, dtype, tolerance, hybridize):
+    ops.load()
+    rows, num_in, dim = shape
+    rng = np.random.RandomState(rows + num_in)
+    c, u, v = rng.rand(rows, num_in), rng.randn(rows, num_in, dim), rng.randn(rows, dim)
+    grad_s, grad_a = rng.randn(rows, dim), rng.randn(rows, num_in)
+    block = FusedPair()
+    if hybridize:
+        block.hybridize()
+    inputs = [mx.nd.array(x, dtype=dtype) for x in (c, u, v)]
+    for x in inputs:
+        x.attach_grad()
+    with autograd.record():
+        s, a = block(*inputs)
+    autograd.backward([s, a], [mx.nd.array(grad_s, dtype=dtype), mx.nd.array(grad_a, dtype=dtype)])
+    expected = {
+        "s": np.einsum("mi,mid->md", c, u),
+        "a": np.einsum("mid,md->mi", u, v),
+        "grad c": np.einsum("mid,md->mi", u, grad_s),
+        "grad u": np.einsum("mi,md->mid", c, grad_s) + np.einsum("mi,md->mid", grad_a, v),
+        "grad v": np.einsum("mi,mid->md", grad_a, u)}
+    actual = {"s": s, "a": a, "grad c": inputs[0].grad, "grad u": inputs[1].grad,
+              "grad v": inputs[2].grad}
+    for name, value in actual.items():
+        assert value.dtype == np.dtype(dtype), name
+        np.testing.assert_allclose(value.asnumpy(), expected[name], rtol=tolerance,
+                                   atol=tolerance, err_msg=name)
+
+
+def test_fused_operators_reject_mismatched_inputs():
+    ops.load()
+    with pytest.raises(mx.base.MXNetError, match="caps_agreement"):
+        mx.nd.caps_agreement(mx.nd.ones((2, 3, 4)), mx.nd.ones((2, 5))).wait_to_read()
+    with pytest.raises(mx.base.MXNetError, match="float32 or two float64"):
+        mx.nd.caps_weighted_sum(mx.nd.ones((2, 3)), mx.nd.ones((2, 3, 4), dtype="float16"))
+
+
+def _route(fused, hybridize, detach):
+    u_hat = mx.nd.array(np.random.RandomState(5).randn(3, 75, 4, 6) * 0.5)
+    head = mx.nd.array(np.random.RandomState(6).randn(3, 4, 6))
+    u_hat.attach_grad()
+    with contextlib.ExitStack() as stack:
+        if not fused:
+            stack.enter_context(ops.portable())
+        block = DynamicRouting(num_routing=3, detach_intermediate=detach, return_coupling=True)
+        block.initialize()
+        if hybridize:
+            block.hybridize()
+        with autograd.record():
+            v, coupling = block(u_hat)
+        v.backward(head)
+    return v.asnumpy(), coupling.asnumpy(), u_hat.grad.asnumpy()
+
+
+@pytest.mark.parametrize("detach", [True, False])
+def test_fused_routing_equals_batch_dot_routing(detach, hybridize):
+    for fused, reference in zip(_route(True, hybridize, detach), _route(False, hybridize, detach)):
+        np.testing.assert_allclose(fused, reference, rtol=1e-5, atol=1e-6)
+
+
+def _graph_operators(tmp_path, name):
+    block = DynamicRouting(num_routing=2)
+    block.initialize()
+    block.hybridize()
+    block(mx.nd.ones((1, 8, 3, 4)))
+    block.export(str(tmp_path / name))
+    with open(str(tmp_path / (name + "-symbol.json"))) as handle:
+        return {node["op"] for node in json.load(handle)["nodes"]}
+
+
+def test_hybridized_graph_is_fused_unless_built_portable(tmp_path):
+    assert set(ops.FUSED_OPERATORS) <= _graph_operators(tmp_path, "fused")
+    with ops.portable():
+        portable = _graph_operators(tmp_path, "portable")
+    assert not set(ops.FUSED_OPERATORS) & portable and "batch_dot" in portable
+
+
+def test_load_for_symbol_loads_only_for_graphs_that_use_them(tmp_path, monkeypatch):
+    _graph_operators(tmp_path, "fused")
+    with ops.portable():
+        _graph_operators(tmp_path, "portable")
+    calls = []
+    monkeypatch.setattr(ops, "load", lambda: calls.append(1))
+    ops.load_for_symbol(str(tmp_path / "portable-symbol.json"))
+    ops.load_for_symbol(str(tmp_path / "missing-symbol.json"))
+    assert calls == []
+    ops.load_for_symbol(str(tmp_path / "fused-symbol.json"))
+    assert calls == [1]
+
+
+@pytest.fixture
+def unloaded(monkeypatch, tmp_path):
+    """A process state in which the operators were never loaded, with an empty cache."""
+    monkeypatch.setattr(ops, "_loaded", {"path": None, "error": None, "warned": False})
+    monkeypatch.setenv("GLUON_CAPS_CACHE", str(tmp_path / "cache"))
+    return monkeypatch
+
+
+def test_fused_ops_0_uses_batch_dot_without_building(unloaded):
+    unloaded.setenv(ops.ENV_VAR, "0")
+    unloaded.setattr(ops, "build_library", None)        # any attempt to build would fail
+    assert not ops.fused_routing()
+
+
+def test_bad_fused_ops_setting_names_the_variable(unloaded):
+    unloaded.setenv(ops.ENV_VAR, "fast")
+    with pytest.raises(ConfigError, match="GLUON_CAPS_FUSED_OPS must be auto, 1 or 0, got 'fast'"):
+        ops.fused_routing()
+
+
+def test_auto_falls_back_to_batch_dot_with_one_warning(unloaded):
+    unloaded.setenv("CXX", "no-such-compiler-here")
+    with pytest.warns(RuntimeWarning, match="routing uses batch_dot.*no C\\+\\+ compiler"):
+        assert not ops.fused_routing()
+    assert not ops.fused_routing()          # no second warning: warnings are errors in tests
+    u_hat = np.random.RandomState(3).randn(2, 9, 3, 4)
+    v = DynamicRouting(num_routing=2)(mx.nd.array(u_hat))
+    assert v.shape == (2, 3, 4) and np.isfinite(v.asnumpy()).all()
+
+
+def test_fused_ops_1_raises_when_they_cannot_build(unloaded):
+    unloaded.setenv(ops.ENV_VAR, "1")
+    unloaded.setenv("CXX", "no-such-compiler-here")
+    with pytest.raises(ops.OpsBuildError, match="no C\\+\\+ compiler 'no-such-compiler-here'"):
+        ops.fused_routing()
+
+
+def test_auto_uses_batch_dot_when_gpus_are_visible(unloaded):
+    unloaded.setattr(mx.context, "num_gpus", lambda: 1)
+    unloaded.setattr(ops, "build_library", None)
+    assert not ops.fused_routing()
+
+
+def test_failed_compilation_shows_the_command_and_leaves_no_file(unloaded, tmp_path):
+    unloaded.setenv("CXX", "false")
+    with pytest.raises(ops.OpsBuildError, match="compiling the fused routing operators failed"):
+        build.build_library()
+    assert os.listdir(str(tmp_path / "cache")) == []
+
+
+def test_unwritable_cache_directory_is_named(unloaded, tmp_path):
+    blocker = tmp_path / "file"
+    blocker.write_text("not a directory")
+    unloaded.setenv("GLUON_CAPS_CACHE", str(blocker / "cache"))
+    with pytest.raises(ops.OpsBuildError, match="cannot write to the cache directory .*file"):
+        build.build_library()
+
+
+def test_library_is_built_once_and_reused(unloaded, tmp_path):
+    path = build.build_library()
+    assert os.path.dirname(path) == str(tmp_path / "cache") and os.path.getsize(path) > 0
+    unloaded.setattr(build.subprocess, "run", None)     # a second build would fail
+    assert build.build_library() == path
