@@ -11,7 +11,7 @@ from mxnet import autograd, gluon
 
 from gluon_caps import ops
 from gluon_caps.errors import ConfigError
-from gluon_caps.nn import DynamicRouting
+from gluon_caps.nn import DenseCaps, DynamicRouting
 from gluon_caps.ops import build
 
 
@@ -57,12 +57,46 @@ def test_fused_operators_match_numpy_values_and_gradients(shape, dtype, toleranc
                                    atol=tolerance, err_msg=name)
 
 
+class FusedPredictions(gluon.HybridBlock):
+    def hybrid_forward(self, F, u, weight):
+        return F.caps_predictions(u, weight)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("float64", 1e-12)])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1, 1), (3, 5, 2, 3, 4), (2, 37, 10, 16, 8)])
+def test_fused_predictions_match_numpy_values_and_gradients(shape, dtype, tolerance, hybridize):
+    ops.load()
+    batch, num_in, num_out, dim_out, dim_in = shape
+    rng = np.random.RandomState(num_in)
+    u, weight = rng.randn(batch, num_in, dim_in), rng.randn(num_in, num_out, dim_out, dim_in)
+    head = rng.randn(batch, num_out, num_in, dim_out)
+    block = FusedPredictions()
+    if hybridize:
+        block.hybridize()
+    inputs = [mx.nd.array(x, dtype=dtype) for x in (u, weight)]
+    for x in inputs:
+        x.attach_grad()
+    with autograd.record():
+        u_hat = block(*inputs)
+    u_hat.backward(mx.nd.array(head, dtype=dtype))
+    expected = {"u_hat": np.einsum("ijke,bie->bjik", weight, u),
+                "grad u": np.einsum("bjik,ijke->bie", head, weight),
+                "grad W": np.einsum("bjik,bie->ijke", head, u)}
+    actual = {"u_hat": u_hat, "grad u": inputs[0].grad, "grad W": inputs[1].grad}
+    for name, value in actual.items():
+        assert value.dtype == np.dtype(dtype), name
+        np.testing.assert_allclose(value.asnumpy(), expected[name], rtol=tolerance,
+                                   atol=tolerance, err_msg=name)
+
+
 def test_fused_operators_reject_mismatched_inputs():
     ops.load()
     with pytest.raises(mx.base.MXNetError, match="caps_agreement"):
         mx.nd.caps_agreement(mx.nd.ones((2, 3, 4)), mx.nd.ones((2, 5))).wait_to_read()
     with pytest.raises(mx.base.MXNetError, match="float32 or two float64"):
         mx.nd.caps_weighted_sum(mx.nd.ones((2, 3)), mx.nd.ones((2, 3, 4), dtype="float16"))
+    with pytest.raises(mx.base.MXNetError, match="caps_predictions"):
+        mx.nd.caps_predictions(mx.nd.ones((2, 3, 4)), mx.nd.ones((3, 5, 6, 7))).wait_to_read()
 
 
 def _route(fused, hybridize, detach):
@@ -88,11 +122,37 @@ def test_fused_routing_equals_batch_dot_routing(detach, hybridize):
         np.testing.assert_allclose(fused, reference, rtol=1e-5, atol=1e-6)
 
 
+def _dense_caps(fused, hybridize, chunks):
+    u = mx.nd.array(np.random.RandomState(7).randn(2, 40, 5) * 0.5)
+    head = mx.nd.array(np.random.RandomState(8).randn(2, 3, 6))
+    u.attach_grad()
+    with contextlib.ExitStack() as stack:
+        if not fused:
+            stack.enter_context(ops.portable())
+        mx.random.seed(4)
+        layer = DenseCaps(40, 5, 3, 6, routing=DynamicRouting(num_routing=3), chunks=chunks)
+        layer.initialize()
+        if hybridize:
+            layer.hybridize()
+        with autograd.record():
+            v = layer(u)
+        v.backward(head)
+    weight = layer.predictions.weight
+    return v.asnumpy(), u.grad.asnumpy(), weight.grad().asnumpy()
+
+
+@pytest.mark.parametrize("chunks", [1, 3])
+def test_fused_dense_caps_equals_batch_dot_dense_caps(chunks, hybridize):
+    fused, reference = _dense_caps(True, hybridize, chunks), _dense_caps(False, hybridize, chunks)
+    for name, value, expected in zip(["v", "grad u", "grad W"], fused, reference):
+        np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
 def _graph_operators(tmp_path, name):
-    block = DynamicRouting(num_routing=2)
+    block = DenseCaps(8, 2, 3, 4, routing=DynamicRouting(num_routing=2))
     block.initialize()
     block.hybridize()
-    block(mx.nd.ones((1, 8, 3, 4)))
+    block(mx.nd.ones((1, 8, 2)))
     block.export(str(tmp_path / name))
     with open(str(tmp_path / (name + "-symbol.json"))) as handle:
         return {node["op"] for node in json.load(handle)["nodes"]}

@@ -5,6 +5,7 @@ import mxnet as mx
 from mxnet import gluon
 
 from ..errors import ConfigError
+from ..ops import fused_routing
 from .functional import squash
 from .routing import DynamicRouting, fixed_chunk, recomputed_chunk
 
@@ -88,7 +89,10 @@ class CapsulePredictions(gluon.HybridBlock):
     One transform matrix :math:`W_{ij}` of shape ``(dim_out, dim_in)`` per pair; the predictions
     of all pairs are one batched matrix product per input capsule (a
     ``(batch, dim_in) x (dim_in, num_out * dim_out)`` GEMM for each :math:`i`), not a
-    broadcast-multiply-and-sum over a 5-D tensor. No bias, as in the paper.
+    broadcast-multiply-and-sum over a 5-D tensor. On CPU they are the fused operator
+    ``caps_predictions`` of :mod:`gluon_caps.ops`, which writes them straight into routing's
+    layout (:func:`gluon_caps.ops.fused_routing`); elsewhere ``batch_dot`` and a transpose. No
+    bias, as in the paper.
 
     Parameters
     ----------
@@ -113,6 +117,7 @@ class CapsulePredictions(gluon.HybridBlock):
             if int(value) != value or value < 1:
                 raise ConfigError("%s must be a positive integer, got %r" % (name, value))
         self.num_in, self.num_out, self._dim_out = num_in, num_out, dim_out
+        fused_routing()     # load the operators before any forward pass (see DynamicRouting)
         with self.name_scope():
             self.weight = self.params.get(
                 "weight", shape=(num_in, num_out, dim_out, dim_in),
@@ -120,25 +125,27 @@ class CapsulePredictions(gluon.HybridBlock):
 
     def by_output(self, F, u, begin, end):
         """Predictions of input capsules ``begin:end`` laid out ``(batch, num_out, n, dim_out)``,
-        the layout routing works in (a single transpose of the GEMM output). For a parent
-        block's ``hybrid_forward``: reads this block's weight into the parent's graph."""
+        the layout routing works in. For a parent block's ``hybrid_forward``: reads this block's
+        weight into the parent's graph."""
         symbolic = isinstance(u, mx.sym.Symbol)
         weight = self.weight.var() if symbolic else self.weight.data(u.context)
         if (begin, end) != (0, self.num_in):
             u = F.slice_axis(u, axis=1, begin=begin, end=end)                  # (B, n, d)
             weight = F.slice_axis(weight, axis=0, begin=begin, end=end)       # (n, J, D, d)
-        u_hat = self._by_input_capsule(F, u, weight)                           # (n, B, J, D)
-        return F.transpose(u_hat, axes=(1, 2, 0, 3))                          # (B, J, n, D)
+        return self._in_routing_layout(F, u, weight)                           # (B, J, n, D)
 
-    def _by_input_capsule(self, F, u, weight):
+    def _in_routing_layout(self, F, u, weight):
+        if fused_routing():
+            return F.caps_predictions(u, weight)                               # (B, J, n, D)
         u = F.transpose(u, axes=(1, 0, 2))                                    # (n, B, d)
         weight = F.reshape(weight, shape=(0, -3, 0))                          # (n, J*D, d)
         u_hat = F.batch_dot(u, weight, transpose_b=True)                      # (n, B, J*D)
-        return F.reshape(u_hat, shape=(0, 0, -4, self.num_out, self._dim_out))  # (n, B, J, D)
+        u_hat = F.reshape(u_hat, shape=(0, 0, -4, self.num_out, self._dim_out))  # (n, B, J, D)
+        return F.transpose(u_hat, axes=(1, 2, 0, 3))                          # (B, J, n, D)
 
     def hybrid_forward(self, F, u, weight):
-        u_hat = self._by_input_capsule(F, u, weight)                           # (N, B, J, D)
-        return F.transpose(u_hat, axes=(1, 0, 2, 3))                          # (B, N, J, D)
+        u_hat = self._in_routing_layout(F, u, weight)                          # (B, J, N, D)
+        return F.transpose(u_hat, axes=(0, 2, 1, 3))                          # (B, N, J, D)
 
 
 class DenseCaps(gluon.HybridBlock):

@@ -1,21 +1,26 @@
-"""Fused CPU operators for dynamic routing, and when routing uses them.
+r"""Fused CPU operators for capsule layers, and when the layers use them.
 
-MXNet 1.9's CPU ``batch_dot`` runs one single-threaded BLAS call per matrix, so the matrix-vector
-products of routing over the predictions :math:`\\hat u` run at one core's memory bandwidth. Two
-operators written for this replace them on CPU (see ``capsule_ops.cc``); their gradients are each
-other and an outer product:
+MXNet 1.9's CPU ``batch_dot`` runs one single-threaded BLAS call per matrix, so the predictions
+:math:`\hat u` and the matrix-vector products of routing over them run on one core, and bringing
+:math:`\hat u` into routing's layout costs a 4-D transpose. Three operators written for this
+replace them on CPU (see ``capsule_ops.cc``); each reads or writes :math:`\hat u` once, with
+OpenMP threads (``OMP_NUM_THREADS``, else every core):
 
+- ``caps_predictions(u, W)``: capsules ``(B, n, d)`` and transforms ``(n, J, D, d)`` give
+  :math:`\hat u_{bjn} = W_{nj} u_{bn}` of shape ``(B, J, n, D)``, routing's layout;
 - ``caps_weighted_sum(c, u)``: couplings ``(M, n)`` and predictions ``(M, n, D)`` give
-  :math:`s_m = \\sum_i c_{mi} u_{mi}` of shape ``(M, D)``;
+  :math:`s_m = \sum_i c_{mi} u_{mi}` of shape ``(M, D)``;
 - ``caps_agreement(u, v)``: predictions ``(M, n, D)`` and capsules ``(M, D)`` give
-  :math:`a_{mi} = u_{mi} \\cdot v_m` of shape ``(M, n)``.
+  :math:`a_{mi} = u_{mi} \cdot v_m` of shape ``(M, n)``.
+
+The gradients of the last two are each other and an outer product.
 
 They live in an MXNet extension library (``mx.library.load``) that is compiled with the machine's
-C++ compiler on first use and cached (:func:`gluon_caps.ops.build.cache_dir`). Routing decides
-when it builds its graph (the first call after ``hybridize()``, or each imperative call):
+C++ compiler on first use and cached (:func:`gluon_caps.ops.build.cache_dir`). A capsule layer
+decides when it builds its graph (the first call after ``hybridize()``, or each imperative call):
 
 =================================  ========================================================
-``GLUON_CAPS_FUSED_OPS``           routing uses
+``GLUON_CAPS_FUSED_OPS``           the capsule layers use
 =================================  ========================================================
 ``auto`` (default)                 the fused operators when no GPU is visible and they build;
                                    otherwise ``batch_dot``, with one warning saying why
@@ -23,7 +28,7 @@ when it builds its graph (the first call after ``hybridize()``, or each imperati
 ``0``                              ``batch_dot``
 =================================  ========================================================
 
-Inside :func:`portable` routing always uses ``batch_dot``, so that exported graphs load in any
+Inside :func:`portable` the layers always use ``batch_dot``, so that exported graphs load in any
 MXNet (``gluon-caps export`` does this). A graph exported with the fused operators needs
 :func:`load` before ``SymbolBlock.imports``.
 """
@@ -40,7 +45,7 @@ __all__ = ["OpsBuildError", "ENV_VAR", "FUSED_OPERATORS", "load", "load_for_symb
            "fused_routing", "portable"]
 
 ENV_VAR = "GLUON_CAPS_FUSED_OPS"
-FUSED_OPERATORS = ("caps_weighted_sum", "caps_agreement")
+FUSED_OPERATORS = ("caps_predictions", "caps_weighted_sum", "caps_agreement")
 _MODES = {"auto": "auto", "": "auto", "1": "on", "on": "on", "true": "on",
           "0": "off", "off": "off", "false": "off"}
 _loaded = {"path": None, "error": None, "warned": False}
@@ -123,7 +128,7 @@ def portable():
 
 
 def fused_routing():
-    """Whether a routing graph built now uses the fused operators (loading them if so).
+    """Whether a capsule-layer graph built now uses the fused operators (loading them if so).
 
     Raises
     ------

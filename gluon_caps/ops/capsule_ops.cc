@@ -5,9 +5,12 @@
 // These kernels read u once, split over OpenMP threads by rows m:
 //   caps_weighted_sum(c (M, n), u (M, n, D)) -> s (M, D),  s[m, d] = sum_i c[m, i] u[m, i, d]
 //   caps_agreement(u (M, n, D), v (M, D))    -> a (M, n),  a[m, i] = sum_d u[m, i, d] v[m, d]
-// and their gradients are each other plus an outer product.
+// and their gradients are each other plus an outer product. A third computes the predictions
+// u_hat[b, j, i] = W[i, j] u[b, i] straight into routing's layout, without a 4-D transpose:
+//   caps_predictions(u (B, n, d), W (n, J, D, d)) -> u_hat (B, J, n, D)
 #include <omp.h>
 
+#include <algorithm>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -82,6 +85,104 @@ void Outer(const T* a, const T* v, T* g, int64_t M, int64_t n, int64_t D) {
   }
 }
 
+// Input capsules per block of the predictions kernels: their rows of one (b, j) are contiguous in
+// routing's layout, so a block reads or writes kCapsBlock * D values in one run.
+const int64_t kCapsBlock = 16;
+
+// The (R, d) matrices W_i of capsules first..first+count, transposed to (d, R) into wt.
+template <typename T>
+void TransposeBlock(const T* W, int64_t first, int64_t count, int64_t R, int64_t d, T* wt) {
+  for (int64_t c = 0; c < count; ++c) {
+    const T* Wi = W + (first + c) * R * d;
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t e = 0; e < d; ++e) wt[(c * d + e) * R + r] = Wi[r * d + e];
+  }
+}
+
+// y[b, j, i, k] = sum_e W[i, j, k, e] u[b, i, e]: the predictions of capsule i, written straight
+// into routing's layout; each (b, i) is a matrix-vector product vectorised over the R = J*D
+// outputs.
+template <typename T>
+void Predictions(const T* u, const T* W, T* y, int64_t B, int64_t n, int64_t J, int64_t D,
+                 int64_t d) {
+  const int64_t R = J * D, blocks = (n + kCapsBlock - 1) / kCapsBlock;
+  #pragma omp parallel num_threads(g_threads)
+  {
+    std::vector<T> wt(kCapsBlock * d * R), rows(kCapsBlock * R);
+    #pragma omp for schedule(static)
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t first = block * kCapsBlock, count = std::min(kCapsBlock, n - first);
+      TransposeBlock(W, first, count, R, d, wt.data());                 // (count, d, R)
+      for (int64_t b = 0; b < B; ++b) {
+        for (int64_t c = 0; c < count; ++c) {
+          const T* ub = u + (b * n + first + c) * d;
+          T* row = rows.data() + c * R;
+          std::fill(row, row + R, T(0));
+          for (int64_t e = 0; e < d; ++e) {
+            const T ue = ub[e];
+            const T* we = wt.data() + (c * d + e) * R;
+            #pragma omp simd
+            for (int64_t r = 0; r < R; ++r) row[r] += we[r] * ue;
+          }
+        }
+        for (int64_t j = 0; j < J; ++j) {
+          T* out = y + ((b * J + j) * n + first) * D;                   // count * D in a run
+          for (int64_t c = 0; c < count; ++c)
+            std::copy(rows.data() + c * R + j * D, rows.data() + c * R + (j + 1) * D, out + c * D);
+        }
+      }
+    }
+  }
+}
+
+// grad_u[b, i, e] = sum_{j,k} g[b, j, i, k] W[i, j, k, e],
+// grad_W[i, j, k, e] = sum_b g[b, j, i, k] u[b, i, e]; both vectorised over R like the forward
+// pass, grad_W accumulated transposed and written back once per block.
+template <typename T>
+void PredictionsBackward(const T* g, const T* u, const T* W, T* grad_u, T* grad_W, int64_t B,
+                         int64_t n, int64_t J, int64_t D, int64_t d) {
+  const int64_t R = J * D, blocks = (n + kCapsBlock - 1) / kCapsBlock;
+  #pragma omp parallel num_threads(g_threads)
+  {
+    std::vector<T> wt(kCapsBlock * d * R), gwt(kCapsBlock * d * R), rows(kCapsBlock * R);
+    #pragma omp for schedule(static)
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t first = block * kCapsBlock, count = std::min(kCapsBlock, n - first);
+      TransposeBlock(W, first, count, R, d, wt.data());                 // (count, d, R)
+      std::fill(gwt.begin(), gwt.end(), T(0));                          // (count, d, R)
+      for (int64_t b = 0; b < B; ++b) {
+        for (int64_t j = 0; j < J; ++j) {
+          const T* in = g + ((b * J + j) * n + first) * D;              // count * D in a run
+          for (int64_t c = 0; c < count; ++c)
+            std::copy(in + c * D, in + (c + 1) * D, rows.data() + c * R + j * D);
+        }
+        for (int64_t c = 0; c < count; ++c) {
+          const T* row = rows.data() + c * R;
+          const T* ub = u + (b * n + first + c) * d;
+          T* gub = grad_u + (b * n + first + c) * d;
+          for (int64_t e = 0; e < d; ++e) {
+            const T* we = wt.data() + (c * d + e) * R;
+            T* gwe = gwt.data() + (c * d + e) * R;
+            const T ue = ub[e];
+            T dot = 0;
+            #pragma omp simd reduction(+:dot)
+            for (int64_t r = 0; r < R; ++r) {
+              dot += we[r] * row[r];
+              gwe[r] += row[r] * ue;
+            }
+            gub[e] = dot;
+          }
+        }
+      }
+      for (int64_t c = 0; c < count; ++c) {
+        T* gWi = grad_W + (first + c) * R * d;
+        for (int64_t r = 0; r < R; ++r)
+          for (int64_t e = 0; e < d; ++e) gWi[r * d + e] = gwt[(c * d + e) * R + r];
+      }
+    }
+  }
+}
+
 MXReturnValue TwoInputs(const Attrs& attrs, int* num_in, int* num_out) {
   *num_in = 2;
   *num_out = 1;
@@ -128,6 +229,39 @@ MXReturnValue AgreementShape(const Attrs& attrs, Shapes* in, Shapes* out) {
   (*out)[0] = {u[0], u[1]};
   return MX_SUCCESS;
 }
+
+// u (B, n, d) and W (n, J, D, d) give y (B, J, n, D)
+MXReturnValue PredictionsShape(const Attrs& attrs, Shapes* in, Shapes* out) {
+  const std::vector<unsigned int>& u = in->at(0);
+  const std::vector<unsigned int>& W = in->at(1);
+  if (u.size() != 3 || W.size() != 4 || W[0] != u[1] || W[3] != u[2]) {
+    MX_ERROR_MSG << "caps_predictions: expected capsules (B, n, d) and weights (n, J, D, d)";
+    return MX_FAIL;
+  }
+  (*out)[0] = {u[0], W[1], u[1], W[2]};
+  return MX_SUCCESS;
+}
+
+// forward inputs: u, W; output: y
+struct PredictionsForward {
+  template <typename T>
+  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
+    MXTensor& W = in->at(1);
+    Predictions(in->at(0).data<T>(), W.data<T>(), out->at(0).data<T>(), in->at(0).shape[0],
+                W.shape[0], W.shape[1], W.shape[2], W.shape[3]);
+  }
+};
+
+// backward inputs: grad y, u, W; outputs: grad u, grad W
+struct PredictionsGradient {
+  template <typename T>
+  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
+    MXTensor& W = in->at(2);
+    PredictionsBackward(in->at(0).data<T>(), in->at(1).data<T>(), W.data<T>(),
+                        out->at(0).data<T>(), out->at(1).data<T>(), in->at(1).shape[0],
+                        W.shape[0], W.shape[1], W.shape[2], W.shape[3]);
+  }
+};
 
 // forward inputs: c, u; output: s
 struct WeightedSumForward {
@@ -200,6 +334,13 @@ REGISTER_OP(caps_agreement)
     .setInferShape(AgreementShape)
     .setForward(ByDtype<AgreementForward>, "cpu")
     .setBackward(ByDtype<AgreementBackward>, "cpu");
+
+REGISTER_OP(caps_predictions)
+    .setParseAttrs(TwoInputs)
+    .setInferType(SameFloatType)
+    .setInferShape(PredictionsShape)
+    .setForward(ByDtype<PredictionsForward>, "cpu")
+    .setBackward(ByDtype<PredictionsGradient>, "cpu");
 
 MXReturnValue initialize(int version) {
   const char* requested = std::getenv("OMP_NUM_THREADS");
