@@ -81,7 +81,7 @@ def test_run_benchmark_reports_ratio_and_memory():
     assert result["ceiling_images_per_s"] == pytest.approx(
         result["conv_gflops_per_s"]["forward"] / result["gflops"]["forward"])
     assert 0.1 < result["peak_memory_gib"] < 8
-    assert result["routing_products"] == "fused"
+    assert result["capsule_ops"] == "fused"
 
 
 def test_run_benchmark_rejects_bad_mode():

@@ -95,7 +95,7 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     Returns
     -------
     dict
-        ``images_per_s``, ``routing_products`` (``"fused"`` or ``"batch_dot"``, see
+        ``images_per_s``, ``capsule_ops`` (``"fused"`` or ``"batch_dot"``, see
         :mod:`gluon_caps.ops`), ``peak_memory_gib`` (peak resident memory of this process, so run
         one configuration per process to compare them), ``gflops`` (per image), and with
         ``ceiling``: ``conv_gflops_per_s`` (forward, forward+backward), ``ceiling_images_per_s``
@@ -116,7 +116,7 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     result = collections.OrderedDict(
         model=model, mode=mode, batch_size=batch_size, hybridize=hybridize, steps=steps,
         routing_chunks=routing_chunks, context=str(ctx),
-        routing_products="fused" if fused_routing() else "batch_dot")
+        capsule_ops="fused" if fused_routing() else "batch_dot")
     if mode == "train":
         seconds = time_call(_train_step(net, x, labels), steps)
     else:
@@ -210,10 +210,10 @@ def _environment():
 
 def format_benchmark(result):
     """The result of :func:`run_benchmark` as lines for people."""
-    lines = ["%s  %s  batch %d  %s  %s  routing products: %s%s" % (
+    lines = ["%s  %s  batch %d  %s  %s  capsule ops: %s%s" % (
         result["model"], result["mode"], result["batch_size"],
         "hybridized" if result["hybridize"] else "imperative", result["context"],
-        result["routing_products"],
+        result["capsule_ops"],
         "  routing chunks %d" % result["routing_chunks"] if result["routing_chunks"] > 1
         else "")]
     gflops = result["gflops"]

@@ -123,19 +123,23 @@ class CapsulePredictions(gluon.HybridBlock):
                 "weight", shape=(num_in, num_out, dim_out, dim_in),
                 init=weight_initializer or mx.init.Normal(0.01))
 
-    def by_output(self, F, u, begin, end):
+    def by_output(self, F, u, begin, end, fused=True):
         """Predictions of input capsules ``begin:end`` laid out ``(batch, num_out, n, dim_out)``,
         the layout routing works in. For a parent block's ``hybrid_forward``: reads this block's
-        weight into the parent's graph."""
+        weight into the parent's graph.
+
+        ``fused=False`` never uses the fused operator. Its backward pass keeps its output alive
+        (MXNet passes an extension operator's outputs to its backward), which predictions that
+        are recomputed to save memory must not do."""
         symbolic = isinstance(u, mx.sym.Symbol)
         weight = self.weight.var() if symbolic else self.weight.data(u.context)
         if (begin, end) != (0, self.num_in):
             u = F.slice_axis(u, axis=1, begin=begin, end=end)                  # (B, n, d)
             weight = F.slice_axis(weight, axis=0, begin=begin, end=end)       # (n, J, D, d)
-        return self._in_routing_layout(F, u, weight)                           # (B, J, n, D)
+        return self._in_routing_layout(F, u, weight, fused)                    # (B, J, n, D)
 
-    def _in_routing_layout(self, F, u, weight):
-        if fused_routing():
+    def _in_routing_layout(self, F, u, weight, fused=True):
+        if fused and fused_routing():
             return F.caps_predictions(u, weight)                               # (B, J, n, D)
         u = F.transpose(u, axes=(1, 0, 2))                                    # (n, B, d)
         weight = F.reshape(weight, shape=(0, -3, 0))                          # (n, J*D, d)
@@ -153,12 +157,13 @@ class DenseCaps(gluon.HybridBlock):
     routing.
 
     With the default :class:`DynamicRouting`, the predictions go to routing in its working
-    layout directly (one transpose in all). ``chunks > 1`` bounds the memory of the predictions:
-    routing then runs over that many chunks of input capsules and recomputes each chunk's
-    predictions when it needs them instead of keeping all of them, so at most one chunk's
-    ``(batch, num_out, num_in / chunks, dim_out)`` predictions is alive at a time (outside of
-    what back-propagation keeps). The result is the same up to float rounding; the price is
-    computing the predictions ``2 * num_routing - 1`` times instead of once.
+    layout directly (written there by the fused operator on CPU, else one transpose).
+    ``chunks > 1`` bounds the memory of the predictions: routing then runs over that many chunks
+    of input capsules and recomputes each chunk's predictions when it needs them instead of
+    keeping all of them, so at most one chunk's ``(batch, num_out, num_in / chunks, dim_out)``
+    predictions is alive at a time (outside of what back-propagation keeps). The result is the
+    same up to float rounding; the price is computing the predictions ``2 * num_routing - 1``
+    times instead of once, with ``batch_dot`` (see :meth:`CapsulePredictions.by_output`).
 
     Parameters
     ----------
@@ -214,7 +219,7 @@ class DenseCaps(gluon.HybridBlock):
         predict = functools.partial(self.predictions.by_output, F, u)         # (B, J, n, D)
         if isinstance(u, mx.sym.Symbol) and self.chunks > 1:
             # recomputed where used: one chunk alive at a time
-            chunks = [recomputed_chunk(F, functools.partial(predict, begin, end))
+            chunks = [recomputed_chunk(F, functools.partial(predict, begin, end, fused=False))
                       for begin, end in self._chunk_bounds]
         else:       # once each (imperative recomputation would crash MXNet's autograd)
             chunks = [fixed_chunk(F, predict(begin, end)) for begin, end in self._chunk_bounds]
