@@ -101,6 +101,11 @@ class CapsNet(OptionalInputBlock):
                                             primary_strides, in_channels=conv_channels,
                                             weight_initializer=conv_init)
             routing = DynamicRouting(num_routing, detach_intermediate, return_coupling)
+            if int(routing_chunks) != routing_chunks or \
+                    not 1 <= routing_chunks <= self.num_primary_capsules:
+                raise ConfigError("routing_chunks (--routing-chunks) must be an integer from 1 to "
+                                  "the %d primary capsules, got %r"
+                                  % (self.num_primary_capsules, routing_chunks))
             self.digit_caps = DenseCaps(self.num_primary_capsules, primary_dim, num_classes,
                                         class_dim, routing=routing, chunks=routing_chunks)
             self.mask = CapsuleMask(num_classes)

@@ -52,6 +52,7 @@ def test_bench_compares_with_a_reference_script(tmp_path):
     (("--model", "capsnet_nope"), ("capsnet_nope",)),
     (("--mode", "fast"), ("--mode",)),
     (("--batch-size", 0), ("--batch-size",)),
+    (("--routing-chunks", 5000), ("--routing-chunks", "1152 primary capsules", "5000")),
 ])
 def test_bench_bad_input(args, fragments):
     assert_input_error(invoke("bench", "--no-stages", "--no-ceiling", *(TINY + args)),
