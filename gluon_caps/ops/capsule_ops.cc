@@ -39,7 +39,7 @@ void Agreement(const T* u, const T* v, T* a, int64_t M, int64_t n, int64_t D) {
     const T* um = u + m * n * D;
     const T* vm = v + m * D;
     for (int64_t begin = 0; begin < n; begin += kBlock) {
-      const int64_t rows = n - begin < kBlock ? n - begin : kBlock;
+      const int64_t rows = std::min(kBlock, n - begin);
       const T* block = um + begin * D;
       T acc[kBlock] = {0};
       for (int64_t d = 0; d < D; ++d) {
@@ -203,22 +203,19 @@ MXReturnValue SameFloatType(const Attrs& attrs, std::vector<int>* in, std::vecto
 
 typedef std::vector<std::vector<unsigned int>> Shapes;
 
-// Checks c or a (M, n), u (M, n, D) and v or s (M, D) against each other.
-bool Consistent(const std::vector<unsigned int>& rows, const std::vector<unsigned int>& u,
-                const char* op) {
-  if (u.size() != 3 || rows.size() != 2 || rows[0] != u[0] || rows[1] != u[1]) {
-    MX_ERROR_MSG << op << ": expected weights (M, n) and predictions (M, n, D)";
-    return false;
-  }
-  return true;
-}
-
+// c (M, n) and u (M, n, D) give s (M, D)
 MXReturnValue WeightedSumShape(const Attrs& attrs, Shapes* in, Shapes* out) {
-  if (!Consistent(in->at(0), in->at(1), "caps_weighted_sum")) return MX_FAIL;
-  (*out)[0] = {in->at(1)[0], in->at(1)[2]};
+  const std::vector<unsigned int>& c = in->at(0);
+  const std::vector<unsigned int>& u = in->at(1);
+  if (c.size() != 2 || u.size() != 3 || c[0] != u[0] || c[1] != u[1]) {
+    MX_ERROR_MSG << "caps_weighted_sum: expected weights (M, n) and predictions (M, n, D)";
+    return MX_FAIL;
+  }
+  (*out)[0] = {u[0], u[2]};
   return MX_SUCCESS;
 }
 
+// u (M, n, D) and v (M, D) give a (M, n)
 MXReturnValue AgreementShape(const Attrs& attrs, Shapes* in, Shapes* out) {
   const std::vector<unsigned int>& u = in->at(0);
   const std::vector<unsigned int>& v = in->at(1);
@@ -321,26 +318,18 @@ MXReturnValue ByDtype(const Attrs& attrs, std::vector<MXTensor>* inputs,
 
 }  // namespace
 
-REGISTER_OP(caps_weighted_sum)
-    .setParseAttrs(TwoInputs)
-    .setInferType(SameFloatType)
-    .setInferShape(WeightedSumShape)
-    .setForward(ByDtype<WeightedSumForward>, "cpu")
-    .setBackward(ByDtype<WeightedSumBackward>, "cpu");
+// An operator of two inputs of one float type, with its shape function and kernels.
+#define REGISTER_CAPS_OP(Name, Shape, Forward, Backward) \
+  REGISTER_OP(Name)                                      \
+      .setParseAttrs(TwoInputs)                          \
+      .setInferType(SameFloatType)                       \
+      .setInferShape(Shape)                              \
+      .setForward(ByDtype<Forward>, "cpu")               \
+      .setBackward(ByDtype<Backward>, "cpu")
 
-REGISTER_OP(caps_agreement)
-    .setParseAttrs(TwoInputs)
-    .setInferType(SameFloatType)
-    .setInferShape(AgreementShape)
-    .setForward(ByDtype<AgreementForward>, "cpu")
-    .setBackward(ByDtype<AgreementBackward>, "cpu");
-
-REGISTER_OP(caps_predictions)
-    .setParseAttrs(TwoInputs)
-    .setInferType(SameFloatType)
-    .setInferShape(PredictionsShape)
-    .setForward(ByDtype<PredictionsForward>, "cpu")
-    .setBackward(ByDtype<PredictionsGradient>, "cpu");
+REGISTER_CAPS_OP(caps_weighted_sum, WeightedSumShape, WeightedSumForward, WeightedSumBackward);
+REGISTER_CAPS_OP(caps_agreement, AgreementShape, AgreementForward, AgreementBackward);
+REGISTER_CAPS_OP(caps_predictions, PredictionsShape, PredictionsForward, PredictionsGradient);
 
 MXReturnValue initialize(int version) {
   const char* requested = std::getenv("OMP_NUM_THREADS");
