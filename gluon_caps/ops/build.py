@@ -36,15 +36,18 @@ def cache_dir():
 
 
 def _mxnet_sources():
-    """The extension API of the installed MXNet: its include directory and ``lib_api.cc``."""
+    """The extension API of the installed MXNet: its include directory, ``lib_api.h`` and
+    ``lib_api.cc``."""
     import mxnet as mx
     root = os.path.dirname(os.path.abspath(mx.__file__))
-    include, lib_api = os.path.join(root, "include"), os.path.join(root, "src", "lib_api.cc")
-    for path in (os.path.join(include, "mxnet", "lib_api.h"), lib_api):
+    include = os.path.join(root, "include")
+    header = os.path.join(include, "mxnet", "lib_api.h")
+    lib_api = os.path.join(root, "src", "lib_api.cc")
+    for path in (header, lib_api):
         if not os.path.isfile(path):
             raise OpsBuildError("MXNet %s at %s has no extension API file %s"
                                 % (mx.__version__, root, path))
-    return include, lib_api
+    return include, header, lib_api
 
 
 def _compiler():
@@ -57,7 +60,7 @@ def _compiler():
 
 def compile_command(output):
     """The compiler command line that builds the library into ``output``."""
-    include, lib_api = _mxnet_sources()
+    include, _, lib_api = _mxnet_sources()
     return [_compiler()] + list(FLAGS) + [SOURCE, lib_api, "-I" + include, "-o", output]
 
 
@@ -73,13 +76,13 @@ def _cpu_identity():
 
 
 def _library_name():
-    digest = hashlib.sha256()
-    for path in compile_command("out")[1:]:
-        digest.update(path.encode())
-        if os.path.isfile(path):
-            with open(path, "rb") as handle:
-                digest.update(handle.read())
-    digest.update(_compiler().encode())
+    """A name that changes with everything the build depends on: the command (compiler, flags,
+    paths), the source and MXNet's extension API, and the CPU."""
+    digest = hashlib.sha256(" ".join(compile_command("OUTPUT")).encode())
+    _, header, lib_api = _mxnet_sources()
+    for path in (SOURCE, header, lib_api):
+        with open(path, "rb") as handle:
+            digest.update(handle.read())
     digest.update(platform.machine().encode())
     digest.update(_cpu_identity().encode())
     return "capsule_ops-%s.so" % digest.hexdigest()[:16]
