@@ -11,7 +11,7 @@ from mxnet import autograd, gluon
 
 from gluon_caps import ops
 from gluon_caps.errors import ConfigError
-from gluon_caps.nn import DenseCaps, DynamicRouting
+from gluon_caps.nn import CapsulePredictions, DenseCaps, DynamicRouting
 from gluon_caps.ops import build
 
 
@@ -146,6 +146,23 @@ def test_fused_dense_caps_equals_batch_dot_dense_caps(chunks, hybridize):
     fused, reference = _dense_caps(True, hybridize, chunks), _dense_caps(False, hybridize, chunks)
     for name, value, expected in zip(["v", "grad u", "grad W"], fused, reference):
         np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6, err_msg=name)
+
+
+def test_standalone_predictions_are_the_same_both_ways(hybridize):
+    u = mx.nd.array(np.random.RandomState(9).randn(3, 7, 4))
+    outputs = []
+    for fused in (True, False):
+        with contextlib.ExitStack() as stack:
+            if not fused:
+                stack.enter_context(ops.portable())
+            block = CapsulePredictions(7, 4, 3, 5)
+            block.initialize()
+            block.weight.set_data(mx.nd.array(np.random.RandomState(10).randn(7, 3, 5, 4)))
+            if hybridize:
+                block.hybridize()
+            outputs.append(block(u).asnumpy())
+    assert outputs[0].shape == (3, 7, 3, 5)
+    np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-6)
 
 
 def _graph_operators(tmp_path, name):

@@ -141,15 +141,21 @@ class CapsulePredictions(gluon.HybridBlock):
     def _in_routing_layout(self, F, u, weight, fused=True):
         if fused and fused_routing():
             return F.caps_predictions(u, weight)                               # (B, J, n, D)
+        u_hat = self._by_input_capsule(F, u, weight)                           # (n, B, J, D)
+        return F.transpose(u_hat, axes=(1, 2, 0, 3))                          # (B, J, n, D)
+
+    def _by_input_capsule(self, F, u, weight):
         u = F.transpose(u, axes=(1, 0, 2))                                    # (n, B, d)
         weight = F.reshape(weight, shape=(0, -3, 0))                          # (n, J*D, d)
         u_hat = F.batch_dot(u, weight, transpose_b=True)                      # (n, B, J*D)
-        u_hat = F.reshape(u_hat, shape=(0, 0, -4, self.num_out, self._dim_out))  # (n, B, J, D)
-        return F.transpose(u_hat, axes=(1, 2, 0, 3))                          # (B, J, n, D)
+        return F.reshape(u_hat, shape=(0, 0, -4, self.num_out, self._dim_out))  # (n, B, J, D)
 
     def hybrid_forward(self, F, u, weight):
-        u_hat = self._in_routing_layout(F, u, weight)                          # (B, J, N, D)
-        return F.transpose(u_hat, axes=(0, 2, 1, 3))                          # (B, N, J, D)
+        if fused_routing():
+            u_hat = F.caps_predictions(u, weight)                              # (B, J, N, D)
+            return F.transpose(u_hat, axes=(0, 2, 1, 3))                      # (B, N, J, D)
+        u_hat = self._by_input_capsule(F, u, weight)                           # (N, B, J, D)
+        return F.transpose(u_hat, axes=(1, 0, 2, 3))                          # (B, N, J, D)
 
 
 class DenseCaps(gluon.HybridBlock):

@@ -56,7 +56,9 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
     chunks, and the softmax and agreement of each input capsule stay inside its chunk, so the
     result does not depend on the split. Each chunk is asked for its predictions when they are
     needed, so a caller can recompute them instead of keeping all of them alive
-    (:func:`recomputed_chunk`) or compute them once (:func:`fixed_chunk`).
+    (:func:`recomputed_chunk`) or compute them once (:func:`fixed_chunk`). The weighted sums
+    and agreements use the fused operators of :mod:`gluon_caps.ops` when
+    :func:`gluon_caps.ops.fused_routing` says so at the time the graph is built.
 
     Parameters
     ----------
@@ -71,9 +73,6 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
     detach_intermediate : bool
         Use detached predictions in all but the last iteration, so that gradients flow through
         the last iteration only.
-
-    The weighted sums and agreements use the fused operators of :mod:`gluon_caps.ops` when
-    :func:`gluon_caps.ops.fused_routing` says so at the time the graph is built.
 
     Returns
     -------
