@@ -1,8 +1,9 @@
 """gluon-caps: Capsule Networks (Sabour, Frosst & Hinton, 2017) in MXNet Gluon, with Horovod."""
 from ._version import __version__
-from .check import check_environment
+from .check import check_environment, default_threads
 
 check_environment()
+default_threads()
 
 from . import data, errors, loss, model_zoo, nn  # noqa: E402  (after the environment check)
 

@@ -4,8 +4,9 @@ MXNet 1.9.1 uses NumPy aliases (``np.bool``...) removed in NumPy 1.24, and is in
 an extra (``[cpu]`` or ``[gpu]``) so GPU users never pull the CPU wheel.
 """
 import importlib.util
+import os
 
-__all__ = ["MAX_NUMPY", "environment_problem", "check_environment"]
+__all__ = ["MAX_NUMPY", "environment_problem", "check_environment", "default_threads"]
 
 MAX_NUMPY = (1, 24)  # first NumPy release MXNet 1.9.1 cannot import with
 
@@ -47,3 +48,13 @@ def check_environment():
     problem = environment_problem(numpy_version, importlib.util.find_spec("mxnet") is not None)
     if problem:
         raise ImportError(problem)
+
+
+def default_threads(environ=os.environ):
+    """Give each Horovod worker an equal share of its host's cores as OpenMP threads, unless
+    ``OMP_NUM_THREADS`` is set: N workers of one host would otherwise each start one thread per
+    core and slow each other down. ``import gluon_caps`` calls it, before MXNet loads OpenMP (a
+    process that imported MXNet first must set ``OMP_NUM_THREADS`` itself)."""
+    workers_here = int(environ.get("HOROVOD_LOCAL_SIZE", "1") or 1)
+    if workers_here > 1:
+        environ.setdefault("OMP_NUM_THREADS", str(max(1, (os.cpu_count() or 1) // workers_here)))

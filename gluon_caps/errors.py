@@ -5,7 +5,7 @@ entry points can turn it into a one-line message and exit code 2 instead of a tr
 """
 
 __all__ = ["GluonCapsError", "DataFormatError", "DataNotFoundError", "ConfigError",
-           "CheckpointError"]
+           "CheckpointError", "first_line"]
 
 
 class GluonCapsError(Exception):
@@ -26,3 +26,11 @@ class ConfigError(GluonCapsError, ValueError):
 
 class CheckpointError(GluonCapsError, ValueError):
     """A checkpoint is missing, incomplete or of another model; the message names the file."""
+
+
+def first_line(error, limit=200):
+    """The gist of an exception's message in one line of at most ``limit`` characters: its first
+    line, or the last of an MXNet message that carries a C++ stack trace."""
+    lines = str(error).strip().splitlines() or [type(error).__name__]
+    line = (lines[-1] if lines[0].startswith("Traceback") else lines[0]).strip()
+    return line if len(line) <= limit else line[:limit - 3] + "..."

@@ -96,8 +96,9 @@ class CapsuleLoss(Loss):
     Inputs:
         - **lengths**: capsule lengths ``(batch, num_classes)``.
         - **label**: k-hot targets ``(batch, num_classes)``.
-        - **reconstruction**: decoder output, e.g. ``(batch, 784)``.
-        - **image**: reconstruction targets, e.g. ``(batch, 1, 28, 28)``.
+        - **reconstruction** (optional): decoder output, e.g. ``(batch, 784)``; ``None`` (a
+          network without a decoder) leaves the margin loss alone.
+        - **image** (with a reconstruction): its targets, e.g. ``(batch, 1, 28, 28)``.
         - **sample_weight** (optional): ``(batch, 1)``.
 
     Outputs:
@@ -112,7 +113,10 @@ class CapsuleLoss(Loss):
             self.margin = MarginLoss(m_plus, m_minus, lambda_, batch_axis=batch_axis)
             self.reconstruction = ReconstructionLoss(batch_axis=batch_axis)
 
-    def hybrid_forward(self, F, lengths, label, reconstruction, image, sample_weight=None):
-        margin = self.margin(lengths, label, sample_weight)                             # (B,)
-        error = self.reconstruction(reconstruction, image, sample_weight)               # (B,)
-        return _apply_weighting(F, margin + self._reconstruction_weight * error, self._weight)
+    def hybrid_forward(self, F, lengths, label, reconstruction=None, image=None,
+                       sample_weight=None):
+        loss = self.margin(lengths, label, sample_weight)                               # (B,)
+        if reconstruction is not None:
+            error = self.reconstruction(reconstruction, image, sample_weight)           # (B,)
+            loss = loss + self._reconstruction_weight * error
+        return _apply_weighting(F, loss, self._weight)

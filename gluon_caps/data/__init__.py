@@ -12,10 +12,11 @@ from .factory import DATASET_NAMES, get_dataset
 from .mnist import MNIST
 from .multimnist import MultiMNIST
 from .norb_transforms import SmallNORBTestTransform, SmallNORBTrainTransform
-from .sampler import ShardSampler
+from .sampler import EpochBatches, ShardSampler
+from .seeded import SeededTransform
 from .smallnorb import SmallNORB
 from .transforms import RandomPlacement, RandomShift, place_image, shift_image
 
 __all__ = ["MNIST", "SmallNORB", "MultiMNIST", "AffNIST", "RandomShift", "RandomPlacement",
-           "SmallNORBTrainTransform", "SmallNORBTestTransform", "ShardSampler", "shift_image",
-           "place_image", "get_dataset", "DATASET_NAMES"]
+           "SmallNORBTrainTransform", "SmallNORBTestTransform", "ShardSampler", "EpochBatches",
+           "SeededTransform", "shift_image", "place_image", "get_dataset", "DATASET_NAMES"]

@@ -82,8 +82,8 @@ class SmallNORBTrainTransform(RandomTransform):
         self.max_brightness = float(max_brightness)
         self.contrast = (float(contrast[0]), float(contrast[1]))
 
-    def __call__(self, image):
-        rng = self.rng
+    def __call__(self, image, rng=None):
+        rng = self.generator(rng)
         top = int(rng.integers(0, image.shape[-2] - self.size + 1))
         left = int(rng.integers(0, image.shape[-1] - self.size + 1))
         crop = image[..., top:top + self.size, left:left + self.size]

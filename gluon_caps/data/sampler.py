@@ -5,7 +5,7 @@ from mxnet.gluon.data import Sampler
 from ..errors import ConfigError
 from .checks import check_int
 
-__all__ = ["ShardSampler"]
+__all__ = ["ShardSampler", "EpochBatches"]
 
 
 class ShardSampler(Sampler):
@@ -58,3 +58,40 @@ class ShardSampler(Sampler):
 
     def __len__(self):
         return self.length // self.num_shards
+
+
+class EpochBatches(object):
+    """Batch sampler over a :class:`ShardSampler`'s epoch, for training.
+
+    Yields lists of ``batch_size`` keys ``(epoch, index)`` (read by
+    :class:`~gluon_caps.data.SeededTransform`, whose augmentation they seed), the incomplete last
+    batch dropped, from batch :attr:`skip` on, so that a run resumed mid-epoch continues with the
+    batch it would have taken next.
+
+    Parameters
+    ----------
+    sampler : ShardSampler
+        This rank's shard; :meth:`set_epoch` selects the epoch of both.
+    batch_size : int
+        Samples per batch (per worker).
+    """
+
+    def __init__(self, sampler, batch_size):
+        self.sampler = sampler
+        self.batch_size = check_int("batch_size", batch_size, 1)
+        self.skip = 0
+
+    def set_epoch(self, epoch, skip=0):
+        """Select the epoch of the next iteration and the number of its batches already done."""
+        self.sampler.set_epoch(epoch)
+        self.skip = check_int("skip", skip, 0, len(self))
+
+    def __iter__(self):
+        epoch = self.sampler.epoch
+        indices = self.sampler.indices()
+        for start in range(self.skip * self.batch_size, len(self) * self.batch_size,
+                           self.batch_size):
+            yield [(epoch, int(index)) for index in indices[start:start + self.batch_size]]
+
+    def __len__(self):
+        return len(self.sampler) // self.batch_size

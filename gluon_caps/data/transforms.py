@@ -56,11 +56,14 @@ def place_image(image, canvas, top, left):
 
 
 class RandomTransform:
-    """Base of the random transforms: a numpy Generator that is fresh in every process.
+    """Base of the random transforms: called as ``transform(image, rng=None)``, they draw from
+    ``rng`` when given, else from a numpy Generator of their own that is fresh in every process.
 
-    A DataLoader with ``num_workers > 0`` forks its workers after the transform was made (and maybe
-    used), so a generator created once would give every worker the same draws. The generator is
-    therefore (re)created on first use in each process: in the process that built the transform from
+    Training passes ``rng`` (see :class:`~gluon_caps.data.SeededTransform`), so its draws depend on
+    the seed, the epoch and the sample index alone. Without it, a DataLoader with
+    ``num_workers > 0`` forks its workers after the transform was made (and maybe used), so a
+    generator created once would give every worker the same draws; the own generator is therefore
+    (re)created on first use in each process: in the process that built the transform from
     ``seed`` alone (reproducible), in any other process from ``(seed, pid)`` (distinct per worker).
 
     Parameters
@@ -89,6 +92,12 @@ class RandomTransform:
             self._pid = pid
         return self._rng
 
+    def generator(self, rng=None):
+        """The generator of one call: ``rng`` when the caller passes one (as
+        :class:`~gluon_caps.data.SeededTransform` does, from seed, epoch and sample index), else
+        :attr:`rng`."""
+        return self.rng if rng is None else rng
+
 
 class RandomShift(RandomTransform):
     """The paper's MNIST augmentation: shift by up to ``max_shift`` pixels in each direction.
@@ -110,8 +119,8 @@ class RandomShift(RandomTransform):
         super().__init__(seed)
         self.max_shift = check_int("max_shift", max_shift, 0)
 
-    def __call__(self, image):
-        dx, dy = self.rng.integers(-self.max_shift, self.max_shift + 1, size=2)
+    def __call__(self, image, rng=None):
+        dx, dy = self.generator(rng).integers(-self.max_shift, self.max_shift + 1, size=2)
         return shift_image(image, int(dx), int(dy))
 
 
@@ -134,11 +143,12 @@ class RandomPlacement(RandomTransform):
         super().__init__(seed)
         self.canvas = check_int("canvas", canvas, 1)
 
-    def __call__(self, image):
+    def __call__(self, image, rng=None):
         height, width = image.shape[-2:]
         if height > self.canvas or width > self.canvas:
             raise ConfigError("canvas=%d is smaller than the %dx%d image"
                               % (self.canvas, height, width))
-        top = int(self.rng.integers(0, self.canvas - height + 1))
-        left = int(self.rng.integers(0, self.canvas - width + 1))
+        rng = self.generator(rng)
+        top = int(rng.integers(0, self.canvas - height + 1))
+        left = int(rng.integers(0, self.canvas - width + 1))
         return place_image(image, self.canvas, top, left)

@@ -58,8 +58,9 @@ def load_checkpoint(path, ctx=None, prefer="best", **model_kwargs):
         fit the model its configuration names; the message names the file.
     """
     import mxnet as mx
-    from ..training import build_model, find_checkpoint
-    from ..training.checkpoint import PARAMS, STATE, read_state
+    from ..model_zoo import build_model
+    from ..checkpoint import find_checkpoint
+    from ..checkpoint import PARAMS, STATE, read_state
 
     directory = find_checkpoint(path, prefer=prefer)
     state = read_state(directory)

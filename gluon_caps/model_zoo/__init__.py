@@ -6,7 +6,7 @@
 from ..errors import ConfigError
 from .capsnet import CapsNet, capsnet_mnist, capsnet_multimnist, capsnet_smallnorb
 
-__all__ = ["CapsNet", "get_model", "get_model_list"]
+__all__ = ["CapsNet", "get_model", "get_model_list", "build_model"]
 
 _models = {
     "capsnet_mnist": capsnet_mnist,
@@ -42,3 +42,21 @@ def get_model(name, **kwargs):
 def get_model_list():
     """Names of the registered models, sorted."""
     return sorted(_models)
+
+
+def build_model(config, **kwargs):
+    """The network a training configuration describes (not initialized).
+
+    Parameters
+    ----------
+    config : dict
+        A resolved configuration (or the ``config`` of a checkpoint's ``state.json``): ``model``,
+        ``num_routing``, ``input_shape`` and ``reconstruction_weight`` (0 builds no decoder).
+    **kwargs
+        More :class:`~gluon_caps.model_zoo.CapsNet` options, e.g. ``return_coupling=True``.
+    """
+    kwargs.setdefault("num_routing", config["num_routing"])
+    kwargs.setdefault("with_decoder", config["reconstruction_weight"] > 0)
+    if config.get("input_shape"):
+        kwargs.setdefault("input_shape", tuple(config["input_shape"]))
+    return get_model(config["model"], **kwargs)

@@ -2,22 +2,25 @@
 the validation, so every config value can be overridden by a flag of the same name."""
 import argparse
 import collections
+import math
 import os
+import tempfile
 
 import yaml
 
 from ..errors import ConfigError
 
-__all__ = ["FIELDS", "DATASETS", "add_config_arguments", "resolve_config", "default_config"]
+__all__ = ["FIELDS", "DATASETS", "CHANGEABLE_ON_RESUME", "add_config_arguments",
+           "resolve_config", "default_config", "check_output"]
 
 # The datasets the launcher trains on, with how their samples are shaped.
 DATASETS = ("mnist", "mnist-t10k", "multimnist", "smallnorb", "affnist")
 
-Field = collections.namedtuple("Field", "name type default help choices minimum")
+Field = collections.namedtuple("Field", "name type default help choices minimum maximum above")
 
 
-def _field(name, type_, default, help_, choices=None, minimum=None):
-    return Field(name, type_, default, help_, choices, minimum)
+def _field(name, type_, default, help_, choices=None, minimum=None, maximum=None, above=None):
+    return Field(name, type_, default, help_, choices, minimum, maximum, above)
 
 
 FIELDS = [
@@ -29,8 +32,9 @@ FIELDS = [
     _field("batch_size", int, 128, "batch size per worker", minimum=1),
     _field("epochs", int, 50, "number of epochs", minimum=1),
     _field("max_steps", int, None, "stop after this many optimizer steps in all", minimum=1),
-    _field("lr", float, 0.001, "Adam learning rate (before --lr-scaling)", minimum=0.0),
-    _field("lr_decay", float, 0.96, "exponential decay factor of the learning rate", minimum=0.0),
+    _field("lr", float, 0.001, "Adam learning rate (before --lr-scaling)", above=0.0),
+    _field("lr_decay", float, 0.96, "exponential decay factor of the learning rate", above=0.0,
+           maximum=1.0),
     _field("lr_decay_steps", int, 2000, "steps between two learning-rate decays", minimum=1),
     _field("lr_scaling", str, "none", "scale lr with the number of workers: none, linear (x N) or "
            "sqrt (x sqrt N)", choices=("none", "linear", "sqrt")),
@@ -51,6 +55,8 @@ FIELDS = [
     _field("output", str, "runs/mnist", "run directory (checkpoints, log.jsonl)"),
     _field("keep_checkpoints", int, 3, "number of latest checkpoints kept (plus the best)",
            minimum=1),
+    _field("checkpoint_every", int, 0, "also checkpoint every this many steps within an epoch "
+           "(0: at epoch ends only)", minimum=0),
     _field("hybridize", bool, True, "hybridize the network (static_alloc, static_shape)"),
 ]
 _BY_NAME = {field.name: field for field in FIELDS}
@@ -80,10 +86,12 @@ def add_config_arguments(parser):
 
 def _load_yaml(path):
     try:
-        with open(path) as handle:
+        with open(path, encoding="utf-8") as handle:
             loaded = yaml.safe_load(handle)
     except OSError as error:
         raise ConfigError("cannot read config file %s: %s" % (path, error.strerror)) from error
+    except UnicodeDecodeError as error:
+        raise ConfigError("config file %s is not UTF-8 text" % path) from error
     except yaml.YAMLError as error:
         raise ConfigError("config file %s is not valid YAML: %s" % (path, error)) from error
     if loaded is None:
@@ -108,8 +116,9 @@ def _check(field, value, where):
     if field.type is int and (isinstance(value, bool) or not isinstance(value, int)):
         raise ConfigError("%s must be an integer, got %r" % (name, value))
     if field.type is float:
-        if isinstance(value, bool) or not isinstance(value, (int, float)):
-            raise ConfigError("%s must be a number, got %r" % (name, value))
+        if isinstance(value, bool) or not isinstance(value, (int, float)) \
+                or not math.isfinite(value):
+            raise ConfigError("%s must be a finite number, got %r" % (name, value))
         value = float(value)
     if field.type is str and not isinstance(value, str):
         raise ConfigError("%s must be a string, got %r" % (name, value))
@@ -122,20 +131,49 @@ def _check(field, value, where):
         raise ConfigError("%s must be one of %s, got %r" % (name, ", ".join(field.choices), value))
     if field.minimum is not None and value < field.minimum:
         raise ConfigError("%s must be >= %s, got %r" % (name, field.minimum, value))
+    if field.above is not None and value <= field.above:
+        raise ConfigError("%s must be > %s, got %r" % (name, field.above, value))
+    if field.maximum is not None and value > field.maximum:
+        raise ConfigError("%s must be <= %s, got %r" % (name, field.maximum, value))
     return value
 
 
-def resolve_config(config_path=None, overrides=None, base=None):
-    """Merge defaults < ``base`` < YAML file < overrides and validate every value.
+#: Fields a resumed run may change: how long it trains, where its data is, how it is run.
+#: Every other field (the network, the data, the optimizer and its schedule, the seed) continues
+#: as the checkpoint has it.
+CHANGEABLE_ON_RESUME = ("epochs", "max_steps", "data_root", "download", "num_workers", "ctx",
+                        "keep_checkpoints", "checkpoint_every", "hybridize")
+
+
+def _check_resumable(saved, config, sources, resume_dir):
+    """Refuse a field that differs from the resumed checkpoint's, naming where it was asked."""
+    for field in FIELDS:
+        name = field.name
+        if name in CHANGEABLE_ON_RESUME or name == "output" or name not in saved:
+            continue
+        kept = _check(field, saved[name], "checkpoint")
+        if config[name] != kept:
+            raise ConfigError(
+                "--%s cannot change on --resume (the checkpoint has %r, %s asks %r): a resumed "
+                "run continues as it was; start a new run with another --output instead"
+                % (name.replace("_", "-"), kept, sources[name], config[name]))
+
+
+def resolve_config(config_path=None, overrides=None, resumed=None, resume_dir=None):
+    """Merge defaults < a resumed checkpoint's configuration < YAML file < flags, and validate
+    every value: the one place a run's configuration is decided.
 
     Parameters
     ----------
-    base : dict, optional
-        A configuration to start from, e.g. the one stored in a checkpoint being resumed.
     config_path : str, optional
         A YAML file of ``field: value`` lines.
     overrides : dict, optional
         Field values from flags; ``None`` values are ignored.
+    resumed : dict, optional
+        The configuration of the checkpoint being resumed: the run continues with it, and a
+        field outside :data:`CHANGEABLE_ON_RESUME` that the file or a flag changes is refused.
+    resume_dir : str, optional
+        The run directory being resumed: the output, which ``--output`` may only repeat.
 
     Returns
     -------
@@ -150,7 +188,7 @@ def resolve_config(config_path=None, overrides=None, base=None):
     from ..model_zoo import get_model_list
     config = default_config()
     sources = {name: "default" for name in config}
-    for name, value in (base or {}).items():
+    for name, value in (resumed or {}).items():
         if name in config:
             config[name], sources[name] = value, "checkpoint"
     if config_path:
@@ -161,6 +199,12 @@ def resolve_config(config_path=None, overrides=None, base=None):
             if name not in _BY_NAME:
                 raise ConfigError("unknown config field %r" % name)
             config[name], sources[name] = value, "--" + name.replace("_", "-")
+    if resume_dir is not None:
+        asked = (overrides or {}).get("output")
+        if asked is not None and os.path.abspath(asked) != os.path.abspath(resume_dir):
+            raise ConfigError("--output %s differs from --resume %s: a resumed run writes into "
+                              "its own directory (leave out --output)" % (asked, resume_dir))
+        config["output"], sources["output"] = resume_dir, "--resume"
     for field in FIELDS:
         config[field.name] = _check(field, config[field.name], sources[field.name])
     if config["data_root"]:     # absolute, so a checkpoint's data is found from any directory
@@ -168,4 +212,35 @@ def resolve_config(config_path=None, overrides=None, base=None):
     if config["model"] not in get_model_list():
         raise ConfigError("model (%s): unknown model %r; valid models: %s"
                           % (sources["model"], config["model"], ", ".join(get_model_list())))
+    if resumed is not None:
+        _check_resumable(resumed, config, sources, resume_dir)
     return config
+
+
+def check_output(output, resuming):
+    """Check that a run may write into ``output`` (creating it): a directory that can be written,
+    and, for a new run, one that holds no other run.
+
+    Raises
+    ------
+    ConfigError
+        Naming ``--output`` and the reason.
+    """
+    from ..checkpoint import latest_checkpoint
+    if os.path.exists(output) and not os.path.isdir(output):
+        raise ConfigError("--output %s exists and is not a directory" % output)
+    if not resuming:
+        if latest_checkpoint(output) is not None:
+            raise ConfigError("--output %s already holds checkpoints: pass --resume %s to "
+                              "continue that run, or choose another --output" % (output, output))
+        if any(os.path.exists(os.path.join(output, name)) for name in ("log.jsonl",
+                                                                        "config.json")):
+            raise ConfigError("--output %s holds another run's log (without checkpoints): "
+                              "remove it or choose another --output" % output)
+    try:
+        os.makedirs(output, exist_ok=True)
+        with tempfile.TemporaryFile(dir=output):
+            pass
+    except OSError as error:
+        raise ConfigError("--output %s cannot be written: %s"
+                          % (output, error.strerror or error)) from error

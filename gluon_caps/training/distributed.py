@@ -4,6 +4,7 @@ Both classes offer the same few operations, so the training loop has a single co
 process, Horovod on CPUs (Gloo) and Horovod on GPUs (NCCL).
 """
 import os
+import signal
 
 import mxnet as mx
 import numpy as np
@@ -11,7 +12,8 @@ from mxnet import gluon
 
 from ..errors import ConfigError
 
-__all__ = ["SingleProcess", "HorovodProcess", "init_distributed", "select_context"]
+__all__ = ["SingleProcess", "HorovodProcess", "init_distributed", "select_context", "StopRequest",
+           "LOST_WORKER_MESSAGES", "is_lost_worker"]
 
 
 class SingleProcess(object):
@@ -97,3 +99,37 @@ def select_context(ctx, local_rank):
         raise ConfigError("--ctx %s: worker with local rank %d but only %d GPU(s) on this host"
                           % (ctx, local_rank, num_gpus))
     return mx.gpu(local_rank)
+
+
+class StopRequest(object):
+    """Within this context, SIGTERM and SIGINT set :attr:`requested` instead of stopping the
+    process; the training loop checks it after each step (all workers agree on it)."""
+
+    def __init__(self):
+        self.requested = False
+        self._previous = {}
+
+    def __enter__(self):
+        for signum in (signal.SIGTERM, signal.SIGINT):
+            self._previous[signum] = signal.signal(signum, self._handle)
+        return self
+
+    def _handle(self, signum, frame):
+        self.requested = True
+
+    def __exit__(self, *exc):
+        for signum, handler in self._previous.items():
+            signal.signal(signum, handler)
+
+
+#: Messages of the errors a collective raises when another worker of the job is gone: MXNet
+#: relays Horovod's shutdown and Gloo's transport errors from its engine.
+LOST_WORKER_MESSAGES = ("Horovod has been shut down", "Connection closed by peer",
+                        "Connection reset by peer", "gloo/transport")
+
+
+def is_lost_worker(error):
+    """Whether an exception says the Horovod job lost a worker (Horovod's own error types, or
+    MXNet's error for a collective after Horovod shut down or Gloo lost a peer)."""
+    return (type(error).__module__.startswith("horovod")
+            or any(message in str(error) for message in LOST_WORKER_MESSAGES))

@@ -7,13 +7,12 @@ import mxnet as mx
 import numpy as np
 from mxnet import gluon
 
-from ..data import (MNIST, AffNIST, MultiMNIST, RandomPlacement, RandomShift, SmallNORB,
-                    SmallNORBTestTransform, place_image)
+from ..data import (MNIST, AffNIST, MultiMNIST, RandomPlacement, RandomShift, SeededTransform,
+                    SmallNORB, SmallNORBTestTransform, SmallNORBTrainTransform, place_image)
 from ..data.mnist import holdout_split
 from ..errors import ConfigError
-from ..model_zoo import get_model
 
-__all__ = ["Subset", "build_model", "build_datasets", "prepare_batch", "predictions",
+__all__ = ["Subset", "build_datasets", "prepare_batch", "predictions",
            "count_errors"]
 
 _AFFNIST_CANVAS = 40
@@ -53,9 +52,7 @@ def _mnist_sets(config, prefix=""):
 
 def _mnist(config, prefix=""):
     train, val, test = _mnist_sets(config, prefix)
-    if config["augment"]:
-        train = train.transform_first(RandomShift(2))
-    return train, val, test
+    return train, RandomShift(2), val, test
 
 
 def multimnist_test_set(mnist_test, config):
@@ -68,7 +65,7 @@ def multimnist_test_set(mnist_test, config):
 def _multimnist(config):
     train, val, test = _mnist_sets(config)
     seed = config["seed"]
-    return (MultiMNIST(train, pairs_per_image=config["pairs_per_image"], seed=seed),
+    return (MultiMNIST(train, pairs_per_image=config["pairs_per_image"], seed=seed), None,
             MultiMNIST(val, pairs_per_image=config["eval_pairs_per_image"], seed=seed + 1)
             if val is not None else None,
             multimnist_test_set(test, config))
@@ -76,43 +73,34 @@ def _multimnist(config):
 
 def _smallnorb(config):
     root, val_size = config["data_root"], config["val_size"]
-    training = SmallNORB(root, "train")
+    centered = SmallNORB(root, "train", transform=SmallNORBTestTransform())
     test = SmallNORB(root, "test")
-    centered = copy.copy(training)
-    centered.transform = SmallNORBTestTransform()
-    if not config["augment"]:
-        training = centered
-    if val_size >= len(training):
+    if val_size >= len(centered):
         raise ConfigError("val_size %d must be smaller than the %d smallNORB training images"
-                          % (val_size, len(training)))
-    rest, held = holdout_split(len(training), val_size, config["seed"])
-    return Subset(training, rest), Subset(centered, held) if val_size else None, test
+                          % (val_size, len(centered)))
+    rest, held = holdout_split(len(centered), val_size, config["seed"])
+    if config["augment"]:       # the random crop and jitter start from the 48x48 pair
+        training, augment = copy.copy(centered), SmallNORBTrainTransform()
+        training.transform = _unchanged
+    else:
+        training, augment = centered, None
+    return (Subset(training, rest), augment, Subset(centered, held) if val_size else None,
+            test)
+
+
+def _unchanged(image):
+    return image
 
 
 def _affnist(config):
     train, val, _ = _mnist_sets(config)
-    place = RandomPlacement(_AFFNIST_CANVAS) if config["augment"] else _center_on_canvas
-    return (train.transform_first(place),
+    if not config["augment"]:
+        train, place = train.transform_first(_center_on_canvas), None
+    else:
+        place = RandomPlacement(_AFFNIST_CANVAS)
+    return (train, place,
             val.transform_first(_center_on_canvas) if val is not None else None,
             AffNIST(config["data_root"], "test"))
-
-
-def build_model(config, **kwargs):
-    """The network a training configuration describes (not initialized).
-
-    Parameters
-    ----------
-    config : dict
-        A resolved configuration (or the ``config`` of a checkpoint's ``state.json``): ``model``,
-        ``num_routing``, ``input_shape`` and ``reconstruction_weight`` (0 builds no decoder).
-    **kwargs
-        More :class:`~gluon_caps.model_zoo.CapsNet` options, e.g. ``return_coupling=True``.
-    """
-    kwargs.setdefault("num_routing", config["num_routing"])
-    kwargs.setdefault("with_decoder", config["reconstruction_weight"] > 0)
-    if config.get("input_shape"):
-        kwargs.setdefault("input_shape", tuple(config["input_shape"]))
-    return get_model(config["model"], **kwargs)
 
 
 _BUILDERS = {"mnist": _mnist, "mnist-t10k": functools.partial(_mnist, prefix="t10k-"),
@@ -131,12 +119,18 @@ def build_datasets(config):
     set. ``affnist``: MNIST digits placed at random on a 40x40 canvas for training, centred for
     validation, and the affNIST test set.
 
+    The training set is a :class:`~gluon_caps.data.SeededTransform`: read with the
+    ``(epoch, index)`` keys of :class:`~gluon_caps.data.EpochBatches`, its augmentation (with
+    ``augment``) draws from ``(seed, epoch, index)`` alone, the same in every worker and on resume.
+
     Returns
     -------
     tuple of Dataset
         ``(train, val, test)``; ``val`` is ``None`` when ``val_size`` is 0.
     """
-    return _BUILDERS[config["dataset"]](config)
+    train, augment, val, test = _BUILDERS[config["dataset"]](config)
+    return (SeededTransform(train, augment if config["augment"] else None, config["seed"]),
+            val, test)
 
 
 def prepare_batch(batch, num_classes, ctx):

@@ -1,0 +1,393 @@
+"""The training loop: :func:`fit` -> :func:`train_epoch` -> :func:`validate`, as in timm's train.py.
+
+One code path serves one process, Horovod on CPUs (Gloo) and Horovod on GPUs (NCCL): every
+collective goes through the ``comm`` of :mod:`~gluon_caps.training.distributed`. Rank 0 alone
+writes the run directory (``config.json``, ``log.jsonl``, checkpoints). A stop (SIGTERM, SIGINT)
+is agreed by all workers after a step and saved first: the checkpoint is written before anything
+else, so a stop under ``horovodrun`` (which kills its workers a few seconds after forwarding the
+signal) loses nothing, and ``--resume`` continues at the next batch.
+"""
+import json
+import math
+import os
+import sys
+import time
+
+import mxnet as mx
+import numpy as np
+from mxnet import autograd
+from tqdm import tqdm
+
+from ..data import EpochBatches, ShardSampler
+from ..errors import CheckpointError, ConfigError
+from ..loss import CapsuleLoss
+from ..model_zoo import build_model
+from ..checkpoint import (best_checkpoint, load_checkpoint, record_validation, remove_partials,
+                          save_checkpoint)
+from .distributed import StopRequest, init_distributed, select_context
+from .evaluation import eval_loader, evaluate
+from .experiments import build_datasets, count_errors, predictions, prepare_batch
+
+__all__ = ["TrainingStopped", "Run", "build_run", "fit", "train_epoch", "validate", "test",
+           "run_trials"]
+
+
+class TrainingStopped(Exception):
+    """Training cannot go on (non-finite loss, a checkpoint that cannot be written); the message
+    says why and what was kept."""
+
+
+def _say(comm, message):
+    if comm.rank == 0:
+        print(message, file=sys.stderr, flush=True)
+
+
+def _log(run, record):
+    if run.comm.rank == 0:
+        with open(os.path.join(run.output, "log.jsonl"), "a") as handle:
+            handle.write(json.dumps(record, sort_keys=True) + "\n")
+
+
+class Run(object):
+    """What one training run holds: its configuration, workers, network, trainer, data and state.
+
+    Attributes
+    ----------
+    config : dict
+        The resolved configuration.
+    comm : SingleProcess or HorovodProcess
+        The workers.
+    ctx : mxnet.Context
+        This worker's device.
+    net : CapsNet
+        Initialized (and hybridized with ``hybridize``), rank 0's parameters on every worker.
+    trainer : mxnet.gluon.Trainer
+        Adam with the configuration's learning-rate schedule.
+    loss : CapsuleLoss
+    batches : EpochBatches
+        This worker's batches of the training set.
+    loader, val_loader : mxnet.gluon.data.DataLoader
+        Training batches; this worker's part of the validation set (``None`` without one).
+    test_set : mxnet.gluon.data.Dataset
+    state : dict
+        ``epoch`` (completed epochs), ``epoch_step`` (batches done in the current epoch),
+        ``step`` (optimizer steps), ``epoch_totals`` (loss sum, errors and images of the current
+        epoch so far, over all workers), ``history`` (the epoch records), ``train_time``.
+    """
+
+    def __init__(self, **fields):
+        self.__dict__.update(fields)
+
+    @property
+    def output(self):
+        return self.config["output"]
+
+    def done(self):
+        """Whether the configured epochs or ``max_steps`` are reached."""
+        max_steps = self.config["max_steps"]
+        return (self.state["epoch"] >= self.config["epochs"]
+                or bool(max_steps and self.state["step"] >= max_steps))
+
+
+def _learning_rate(config, workers):
+    factor = {"none": 1.0, "linear": workers, "sqrt": math.sqrt(workers)}
+    return config["lr"] * factor[config["lr_scaling"]]
+
+
+def _check_data_fits_model(config, net, train_set):
+    shape = tuple(train_set[0][0].shape)
+    if shape != net.input_shape:
+        raise ConfigError("dataset %s gives %s images but model %s takes %s (set --input-shape "
+                          "or choose another --model)"
+                          % (config["dataset"], "x".join(map(str, shape)), config["model"],
+                             "x".join(map(str, net.input_shape))))
+
+
+def build_run(config, comm, ctx, resumed=None):
+    """Build a run from its configuration, continuing ``resumed`` if given.
+
+    Parameters
+    ----------
+    config : dict
+        Resolved (over the checkpoint's configuration when resuming).
+    comm, ctx
+        The workers and this worker's device.
+    resumed : ResumePoint, optional
+        From :func:`~gluon_caps.checkpoint.read_resume_point`.
+    """
+    train_set, val_set, test_set = build_datasets(config)
+    net = build_model(config)
+    _check_data_fits_model(config, net, train_set)
+    seed, batch_size = config["seed"], config["batch_size"]
+    mx.random.seed(seed)
+    np.random.seed(seed)
+    net.initialize(ctx=ctx)
+    if config["hybridize"]:
+        net.hybridize(static_alloc=True, static_shape=True)
+    net(mx.nd.zeros((1,) + net.input_shape, ctx=ctx))       # finish any deferred initialisation
+    lr = _learning_rate(config, comm.size)
+    scheduler = mx.lr_scheduler.FactorScheduler(step=config["lr_decay_steps"],
+                                                factor=config["lr_decay"], base_lr=lr)
+    trainer = comm.make_trainer(net.collect_params(), "adam",
+                                {"learning_rate": lr, "lr_scheduler": scheduler})
+    state = {"epoch": 0, "epoch_step": 0, "step": 0, "epoch_totals": [0.0, 0.0, 0.0],
+             "history": [], "train_time": 0.0}
+    if resumed is not None:
+        resumed.restore(net, trainer, ctx)
+        state.update(resumed.state)
+    comm.broadcast_parameters(net.collect_params())
+    sampler = ShardSampler(len(train_set), comm.size, comm.rank, shuffle=True, seed=seed)
+    batches = EpochBatches(sampler, batch_size)
+    if len(batches) == 0:
+        raise ConfigError("--batch-size %d is larger than a worker's %d training images"
+                          % (batch_size, len(sampler)))
+    workers = {"num_workers": config["num_workers"], "rank": comm.rank, "size": comm.size}
+    return Run(config=config, comm=comm, ctx=ctx, net=net, trainer=trainer,
+               loss=CapsuleLoss(reconstruction_weight=config["reconstruction_weight"]),
+               batches=batches,
+               loader=mx.gluon.data.DataLoader(train_set, batch_sampler=batches,
+                                               num_workers=config["num_workers"]),
+               val_loader=eval_loader(val_set, batch_size, **workers)
+               if val_set is not None else None,
+               test_set=test_set, state=state)
+
+
+def _all_finite(loss_sum, params):
+    """Whether the loss and every gradient are finite (one fused check of the gradients)."""
+    if not math.isfinite(loss_sum):
+        return False
+    grads = [param.grad() for param in params if param.grad_req != "null"]
+    return bool(mx.nd.multi_all_finite(*grads, num_arrays=len(grads),
+                                               init_output=True).asscalar())
+
+
+def _step(run, batch):
+    """Forward, backward and loss of one batch; returns (loss sum, errors, images)."""
+    x, target, mask, recon_target, labels = prepare_batch(batch, run.net.num_classes, run.ctx)
+    with autograd.record():
+        outputs = run.net(x, mask)
+        lengths, recon = (outputs, None) if run.net.decoder is None else outputs
+        loss = run.loss(lengths, target, recon, recon_target)
+    loss.backward()
+    loss_sum = float(loss.sum().asscalar())
+    return loss_sum, count_errors(predictions(lengths, labels), labels.asnumpy()), len(labels)
+
+
+def _non_finite(run, epoch):
+    where = best_checkpoint(run.output) if run.comm.rank == 0 else None
+    return TrainingStopped(
+        "the loss or a gradient of step %d (epoch %d) is not finite; that step was not applied, "
+        "so the parameters are those after step %d%s; start a new run (a lower --lr, or check "
+        "the data) or --resume from an earlier checkpoint"
+        % (run.state["step"] + 1, epoch + 1, run.state["step"],
+           " (checkpoints in %s)" % os.path.dirname(where) if where else ""))
+
+
+def _checkpoint(run):
+    """Rank 0 saves the run's state; returns the checkpoint directory (``None`` elsewhere).
+    A checkpoint that cannot be written stops every worker (the previous ones stay)."""
+    saved = problem = None
+    if run.comm.rank == 0:
+        try:
+            saved = save_checkpoint(run.output, run.net, run.trainer,
+                                    dict(run.state, config=run.config, val_error=None),
+                                    keep=run.config["keep_checkpoints"])
+        except CheckpointError as error:
+            problem = str(error)
+    problem = run.comm.broadcast_object(problem)
+    if problem:
+        raise TrainingStopped(problem)
+    return saved
+
+
+def train_epoch(run, stop):
+    """Train the current epoch from the batch the state says; stop early on a signal, at
+    ``max_steps`` or at a ``checkpoint_every`` boundary the caller saves.
+
+    Returns
+    -------
+    bool
+        True when the epoch is complete, False when it stopped before its end.
+    """
+    comm, state, config = run.comm, run.state, run.config
+    epoch = state["epoch"]
+    run.batches.set_epoch(epoch, state["epoch_step"])
+    params = list(run.net.collect_params().values())
+    every, max_steps = config["checkpoint_every"], config["max_steps"]
+    totals = np.zeros(3)
+    bar = tqdm(total=len(run.batches), initial=run.batches.skip, desc="epoch %d" % (epoch + 1),
+               unit="batch", leave=False, disable=None if comm.rank == 0 else True)
+    tick = time.time()
+    try:
+        for batch in run.loader:
+            loss_sum, errors, images = _step(run, batch)
+            stop_now, bad = comm.allreduce_sum(
+                [stop.requested, not _all_finite(loss_sum, params)]) > 0
+            if bad:
+                raise _non_finite(run, epoch)
+            stop.requested = bool(stop_now)          # what the workers agreed, on every one
+            run.trainer.step(config["batch_size"])
+            state["step"] += 1
+            state["epoch_step"] += 1
+            totals += (loss_sum, errors, images)
+            bar.set_postfix(loss="%.4f" % (loss_sum / images))
+            bar.update(1)
+            if stop_now or (max_steps and state["step"] >= max_steps) \
+                    or (every and state["step"] % every == 0
+                        and state["epoch_step"] < len(run.batches)):
+                break
+    finally:
+        bar.close()
+        state["train_time"] += time.time() - tick
+        state["epoch_totals"] = (np.asarray(state["epoch_totals"])
+                                 + comm.allreduce_sum(totals)).tolist()
+    return state["epoch_step"] >= len(run.batches)
+
+
+def validate(run):
+    """Validation error of the run's network (``None`` without a validation set)."""
+    if run.val_loader is None:
+        return None
+    return evaluate(run.net, run.val_loader, run.ctx, run.comm)["error"]
+
+
+def _end_epoch(run, stop):
+    """Close a complete epoch: checkpoint first, then validate, log and mark the checkpoint."""
+    state = run.state
+    loss_sum, errors, images = state["epoch_totals"]
+    record = {"epoch": state["epoch"] + 1, "step": state["step"],
+              "train_loss": loss_sum / max(images, 1), "train_error": errors / max(images, 1),
+              "lr": run.trainer.learning_rate,
+              "images_per_s": state["step"] * run.config["batch_size"] * run.comm.size
+              / max(state["train_time"], 1e-9),
+              "train_time": state["train_time"]}
+    state.update(epoch=state["epoch"] + 1, epoch_step=0, epoch_totals=[0.0, 0.0, 0.0])
+    state["pending"] = record                       # validated after the checkpoint is safe
+    saved = _checkpoint(run)
+    if not stop.requested:
+        _finish_validation(run, saved)
+    return saved
+
+
+def _finish_validation(run, saved):
+    """Validate the epoch the state's ``pending`` record describes; log it and rank the
+    checkpoint ``saved`` (rank 0) by its validation error."""
+    state = run.state
+    record = dict(state.pop("pending"), val_error=validate(run))
+    state["history"].append(record)
+    if run.comm.rank == 0:
+        record_validation(saved, record["val_error"], state["history"],
+                          keep=run.config["keep_checkpoints"])
+        _log(run, record)
+        _say(run.comm, "epoch %d step %d: train loss %.4f, train error %.2f%%, val error %s, "
+             "%.0f images/s" % (record["epoch"], record["step"], record["train_loss"],
+                                100 * record["train_error"],
+                                "%.2f%%" % (100 * record["val_error"])
+                                if record["val_error"] is not None else "n/a",
+                                record["images_per_s"]))
+
+
+def test(run):
+    """Score the test set once, with the checkpoint of lowest validation error (the newest when
+    there is no validation set), and log the final record."""
+    comm = run.comm
+    chosen = comm.broadcast_object(best_checkpoint(run.output) if comm.rank == 0 else None)
+    net = run.net
+    if chosen is not None:
+        net = load_checkpoint(chosen, ctx=run.ctx).net
+        if run.config["hybridize"]:
+            net.hybridize(static_alloc=True, static_shape=True)
+    batch_size = run.config["batch_size"]
+    result = evaluate(net, eval_loader(run.test_set, batch_size,
+                                       num_workers=run.config["num_workers"], rank=comm.rank,
+                                       size=comm.size), run.ctx, comm)
+    state = run.state
+    final = {"final": True, "test_error": result["error"], "test_images": result["count"],
+             "checkpoint": os.path.relpath(chosen, run.output) if chosen else None,
+             "step": state["step"], "epochs": state["epoch"],
+             "train_time": state["train_time"],
+             "images_per_s": state["step"] * batch_size * comm.size
+             / max(state["train_time"], 1e-9),
+             "workers": comm.size, "dataset": run.config["dataset"],
+             "model": run.config["model"]}
+    _log(run, final)
+    if comm.rank == 0:
+        print(json.dumps(final, sort_keys=True), flush=True)
+    return final
+
+
+def _prepare_output(config, comm, resumed):
+    """Rank 0 makes the run directory (or checks the resumed one), writes ``config.json`` and
+    removes what killed checkpoint writers left; every worker learns of a problem."""
+    problem = None
+    if comm.rank == 0:
+        from .config import check_output
+        try:
+            check_output(config["output"], resumed is not None)
+            remove_partials(config["output"])
+            with open(os.path.join(config["output"], "config.json"), "w") as handle:
+                json.dump(config, handle, indent=1, sort_keys=True)
+        except ConfigError as error:
+            problem = str(error)
+        except OSError as error:
+            problem = "--output %s cannot be written: %s" % (config["output"],
+                                                              error.strerror or error)
+    problem = comm.broadcast_object(problem)
+    if problem:
+        raise ConfigError(problem)
+
+
+def fit(config, resumed=None, comm=None):
+    """Train a run to its configured end; return the final record on every rank, or a record
+    with ``stopped`` after a signal (a checkpoint from which ``--resume`` continues exactly).
+
+    Parameters
+    ----------
+    config : dict
+        Resolved by :func:`~gluon_caps.training.resolve_config` (over the checkpoint's
+        configuration when resuming).
+    resumed : ResumePoint, optional
+        The checkpoint to continue (:func:`~gluon_caps.checkpoint.read_resume_point`).
+    comm : SingleProcess or HorovodProcess, optional
+        Default :func:`~gluon_caps.training.init_distributed`.
+    """
+    comm = comm or init_distributed()
+    ctx = select_context(config["ctx"], comm.local_rank)
+    _prepare_output(config, comm, resumed)
+    run = build_run(config, comm, ctx, resumed)
+    _say(comm, "training %s on %s with %d worker(s), batch %d per worker, on %s -> %s%s"
+         % (config["model"], config["dataset"], comm.size, config["batch_size"], ctx,
+            config["output"], ", resumed at step %d" % run.state["step"] if resumed else ""))
+    with StopRequest() as stop:
+        if "pending" in run.state:                  # stopped between a checkpoint and validation
+            _finish_validation(run, resumed.path if comm.rank == 0 else None)
+        while not run.done():
+            complete = train_epoch(run, stop)
+            saved = _end_epoch(run, stop) if complete else _checkpoint(run)
+            if stop.requested:
+                _say(comm, "stopped by a signal after step %d; checkpoint %s; continue with "
+                     "--resume %s" % (run.state["step"], saved, config["output"]))
+                return {"stopped": True, "step": run.state["step"], "checkpoint": saved}
+    return test(run)
+
+
+def run_trials(config, seeds, comm=None):
+    """Train once per seed into ``<output>/seed-S``; return mean and standard deviation (ddof=1)
+    of the test errors, as the paper reports them over 3 trials."""
+    comm = comm or init_distributed()
+    results = []
+    for seed in seeds:
+        trial = dict(config, seed=seed, output=os.path.join(config["output"], "seed-%d" % seed))
+        result = fit(trial, comm=comm)
+        if result.get("stopped"):
+            return result
+        results.append(result)
+    errors = np.array([result["test_error"] for result in results])
+    summary = {"seeds": list(seeds), "test_errors": errors.tolist(),
+               "test_error_mean": float(errors.mean()),
+               "test_error_std": float(errors.std(ddof=1)) if len(errors) > 1 else 0.0}
+    _say(comm, "test error over %d seeds: %.2f%% +- %.2f%%" % (
+        len(seeds), 100 * summary["test_error_mean"], 100 * summary["test_error_std"]))
+    if comm.rank == 0:
+        print(json.dumps(summary, sort_keys=True), flush=True)
+    return summary
