@@ -122,6 +122,10 @@ def _write_json(path, obj):
             os.remove(temp)
 
 
+def _nbytes(array):
+    return array.size * np.dtype(array.dtype).itemsize
+
+
 def _free_mb(path):
     try:
         stat = os.statvfs(path)
@@ -172,9 +176,9 @@ def save_checkpoint(run_dir, net, trainer, state, keep=3):
         _fsync_dir(temp)
     except (OSError, mx.base.MXNetError) as error:
         shutil.rmtree(temp, ignore_errors=True)
-        needed = sum(param.data().size * param.data().dtype.itemsize
-                     for param in net.collect_params().values())
-        needed += sum(array.size * array.dtype.itemsize for array in arrays.values())
+        needed = sum(_nbytes(array) for array in
+                     [param.data() for param in net.collect_params().values()]
+                     + list(arrays.values()))
         raise CheckpointError(
             "cannot write checkpoint %s (%s): it needs about %.0f MB, %.0f MB are free there; "
             "the previous checkpoints stay" % (final, getattr(error, "strerror", None)

@@ -11,7 +11,7 @@ from ..errors import CheckpointError, GluonCapsError
 from ..ops import portable
 from .datasets import class_names, labels_per_image
 from .files import prepare_output
-from .loading import first_line
+from ..errors import first_line
 
 __all__ = ["export_files", "preprocessing", "export_checkpoint", "read_meta"]
 

@@ -5,12 +5,13 @@ import warnings
 
 import numpy as np
 
-from ..errors import CheckpointError
+from ..checkpoint import check_finite
+from ..errors import CheckpointError, first_line
 from ..ops import OpsBuildError, load_for_symbol
 from .datasets import class_names, labels_per_image
 from .export import export_files, read_meta
 from .images import load_image
-from .loading import first_line, load_checkpoint
+from .loading import load_checkpoint
 
 __all__ = ["Classifier", "load_classifier", "export_prefix", "classify_files"]
 
@@ -41,6 +42,7 @@ def export_prefix(path):
 
 
 def _from_export(prefix, ctx):
+    import mxnet as mx
     from mxnet import MXNetError, gluon
     meta = read_meta(prefix)
     symbol, params, _ = export_files(prefix)
@@ -50,6 +52,12 @@ def _from_export(prefix, ctx):
         raise CheckpointError("the exported model %s uses gluon-caps' fused routing operators, "
                               "which cannot be loaded here (%s); export it again with "
                               "gluon-caps export" % (symbol, error)) from error
+    if os.path.isfile(params):              # a missing one is named by the import below
+        try:
+            check_finite(mx.nd.load(params), params)
+        except MXNetError as error:
+            raise CheckpointError("%s is not a readable MXNet parameter file (%s)"
+                                  % (params, first_line(error))) from error
     try:
         with warnings.catch_warnings():     # MXNet cannot infer the dtype of the data input
             warnings.filterwarnings("ignore", "Cannot decide type", UserWarning)

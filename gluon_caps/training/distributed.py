@@ -54,7 +54,12 @@ class HorovodProcess(SingleProcess):
         return self._hvd.allreduce(array, average=False, name=self._name("sum")).asnumpy()
 
     def broadcast_object(self, obj):
-        return self._hvd.broadcast_object(obj, root_rank=0, name=self._name("object"))
+        obj = self._hvd.broadcast_object(obj, root_rank=0, name=self._name("object"))
+        # On rank 0 Horovod returns before its broadcast has run; a process that then exits (or
+        # an engine that then shuts Horovod down) races with it: "Horovod has been shut down"
+        # from MXNet's exit hook, or a segmentation fault. Waiting makes it a collective.
+        mx.nd.waitall()
+        return obj
 
     def broadcast_parameters(self, params):
         self._hvd.broadcast_parameters(params, root_rank=0)

@@ -353,8 +353,8 @@ def fit(config, resumed=None, comm=None):
     """
     comm = comm or init_distributed()
     ctx = select_context(config["ctx"], comm.local_rank)
+    run = build_run(config, comm, ctx, resumed)       # bad data or model: nothing written yet
     _prepare_output(config, comm, resumed)
-    run = build_run(config, comm, ctx, resumed)
     _say(comm, "training %s on %s with %d worker(s), batch %d per worker, on %s -> %s%s"
          % (config["model"], config["dataset"], comm.size, config["batch_size"], ctx,
             config["output"], ", resumed at step %d" % run.state["step"] if resumed else ""))

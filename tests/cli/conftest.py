@@ -4,9 +4,11 @@ import numpy as np
 import pytest
 
 from gluon_caps.data import MNIST
+from gluon_caps.training import fit, resolve_config
+from gluon_caps.training.distributed import SingleProcess
 
 from tests.cli.helpers import write_checkpoint, write_pngs
-from tests.training.helpers import run_train, tiny_flags, write_mnist_root
+from tests.training.helpers import write_mnist_root
 
 
 @pytest.fixture(scope="session")
@@ -26,10 +28,12 @@ def mnist_root(tmp_path_factory, digits):
 
 @pytest.fixture(scope="session")
 def trained_run(tmp_path_factory, mnist_root):
-    """A run of ``launch/train.py``: two steps of 16 real digits, one checkpoint."""
+    """A run trained in-process (:func:`~gluon_caps.training.fit`): two steps of 16 real digits,
+    one checkpoint."""
     output = tmp_path_factory.mktemp("trained") / "run"
-    result = run_train(tiny_flags(mnist_root, output, epochs=1, max_steps=2))
-    assert result.returncode == 0, result.stderr
+    fit(resolve_config(None, dict(data_root=mnist_root, output=str(output), batch_size=16,
+                                  epochs=1, max_steps=2, val_size=32, num_workers=0, seed=3)),
+        comm=SingleProcess())
     return str(output)
 
 

@@ -8,8 +8,10 @@ from mxnet import gluon
 from PIL import Image
 
 from gluon_caps.cli import main
-from gluon_caps.training import build_model, find_checkpoint, resolve_config, save_checkpoint
-from gluon_caps.training.checkpoint import read_state
+from gluon_caps.checkpoint import find_checkpoint, save_checkpoint
+from gluon_caps.model_zoo import build_model
+from gluon_caps.training import resolve_config
+from gluon_caps.checkpoint import read_state
 
 
 def _runner():

@@ -8,7 +8,8 @@ import numpy as np
 import pytest
 
 from gluon_caps.data import MNIST, MultiMNIST
-from gluon_caps.training import count_errors, find_checkpoint
+from gluon_caps.checkpoint import find_checkpoint
+from gluon_caps.training import count_errors
 
 from tests.cli.helpers import assert_input_error, assert_ok, invoke, net_outputs
 

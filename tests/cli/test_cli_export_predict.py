@@ -164,3 +164,27 @@ def test_bad_models(tmp_path, exported, digit_pngs):
     assert_input_error(invoke("predict", exported), "Missing argument 'IMAGES...'")
     assert_input_error(invoke("export", tmp_path / "nothing", tmp_path / "x"), "does not exist")
     assert not (tmp_path / "x-symbol.json").exists()
+
+
+def poisoned(path):
+    arrays = mx.nd.load(path)
+    arrays[sorted(arrays)[0]][:] = float("nan")
+    mx.nd.save(path, arrays)
+    return path
+
+
+def test_non_finite_weights_are_refused_by_every_command(tmp_path, exported, digit_pngs,
+                                                         mnist_root):
+    run = tmp_path / "run"
+    params = poisoned(os.path.join(write_checkpoint(run, data_root=mnist_root), "model.params"))
+    for command in (["evaluate", run], ["predict", run, digit_pngs[0]],
+                    ["export", run, tmp_path / "out"]):
+        assert_input_error(invoke(*command), params, "NaN or infinite values")
+    assert not (tmp_path / "out-symbol.json").exists()
+    copy = tmp_path / "copy"
+    for suffix in ("-symbol.json", "-0000.params", "-meta.json"):
+        with open(exported + suffix, "rb") as source, open(str(copy) + suffix, "wb") as target:
+            target.write(source.read())
+    poisoned(str(copy) + "-0000.params")
+    assert_input_error(invoke("predict", copy, digit_pngs[0]), "copy-0000.params",
+                       "NaN or infinite values")

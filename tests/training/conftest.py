@@ -22,6 +22,17 @@ def tiny_mnist_root(tmp_path_factory):
 
 
 @pytest.fixture(scope="session")
+def paper_val_root(tmp_path_factory):
+    """5,320 training digits (random pixels) so that the paper's val_size of 5,000 leaves 320 to
+    train on, and 32 test digits."""
+    rng = np.random.RandomState(1)
+    images = rng.randint(0, 256, (5352, 28, 28)).astype(np.uint8)
+    labels = (np.arange(5352) % 10).astype(np.uint8)
+    return write_mnist_root(tmp_path_factory.mktemp("paper_val"), (images[:5320], labels[:5320]),
+                            (images[5320:], labels[5320:]))
+
+
+@pytest.fixture(scope="session")
 def real_mnist_root(tmp_path_factory, shared_mnist_dir):
     """Real MNIST digits in a root of their own: 2,000 of the official test images as the
     training set (500 of them held out by ``val_size``) and 500 others as the test set."""

@@ -5,8 +5,9 @@ import pytest
 
 from gluon_caps.errors import ConfigError
 from gluon_caps.training import default_config, resolve_config
+from gluon_caps.training.config import check_output
 
-from launch.train import parse_args
+from gluon_caps.training.launcher import parse_args
 
 
 def test_defaults_are_the_papers_mnist_settings():
@@ -35,9 +36,31 @@ def test_flags_override_the_file(tmp_path):
     assert config["input_shape"] == [1, 40, 40]
 
 
-def test_checkpoint_config_is_the_base_of_a_resume():
-    config = resolve_config(None, {"epochs": 9}, base=dict(default_config(), lr=0.5, epochs=3))
-    assert (config["lr"], config["epochs"]) == (0.5, 9)
+def test_a_resume_continues_the_checkpoints_config_and_may_extend_it(tmp_path):
+    saved = dict(default_config(), lr=0.5, epochs=3, output="elsewhere", batch_size=16)
+    config = resolve_config(None, {"epochs": 9}, resumed=saved, resume_dir=str(tmp_path))
+    assert (config["lr"], config["epochs"], config["batch_size"]) == (0.5, 9, 16)
+    assert config["output"] == str(tmp_path)
+
+
+@pytest.mark.parametrize("flags, text, fragment", [
+    ({"lr": 0.1}, None, "--lr cannot change on --resume (the checkpoint has 0.001, --lr asks 0.1)"),
+    ({}, "dataset: affnist\n", "--dataset cannot change on --resume (the checkpoint has 'mnist', "
+                               "other.yaml asks 'affnist')"),
+    ({}, "batch_size: 64\n", "--batch-size cannot change on --resume"),
+    ({"seed": 4}, None, "--seed cannot change"),
+    ({"augment": False}, None, "--augment cannot change"),
+    ({"output": "runs/b"}, None, "--output runs/b differs from --resume"),
+])
+def test_a_resume_refuses_what_would_change_the_run(tmp_path, flags, text, fragment):
+    path = None
+    if text:
+        path = tmp_path / "other.yaml"
+        path.write_text(text)
+    with pytest.raises(ConfigError) as info:
+        resolve_config(path and str(path), flags, resumed=default_config(),
+                       resume_dir=str(tmp_path / "a"))
+    assert fragment in str(info.value)
 
 
 @pytest.mark.parametrize("text, message", [
@@ -50,6 +73,11 @@ def test_checkpoint_config_is_the_base_of_a_resume():
     ("input_shape: [1, 28]\n", "input_shape (c.yaml) must be three positive integers"),
     ("- a list\n", "must hold a mapping"),
     ("epochs: [\n", "is not valid YAML"),
+    ("lr: .nan\n", "lr (c.yaml) must be a finite number, got nan"),
+    ("lr: 0\n", "lr (c.yaml) must be > 0.0"),
+    ("lr_decay: 1.5\n", "lr_decay (c.yaml) must be <= 1.0, got 1.5"),
+    ("lr_decay: .inf\n", "lr_decay (c.yaml) must be a finite number"),
+    ("reconstruction_weight: .nan\n", "reconstruction_weight (c.yaml) must be a finite number"),
 ])
 def test_bad_config_values_name_the_field_and_file(tmp_path, text, message):
     path = tmp_path / "c.yaml"
@@ -62,6 +90,32 @@ def test_bad_config_values_name_the_field_and_file(tmp_path, text, message):
 def test_bad_flag_value_names_the_flag():
     with pytest.raises(ConfigError, match=r"batch_size \(--batch-size\) must be >= 1"):
         resolve_config(None, {"batch_size": 0})
+
+
+def test_a_config_file_that_is_not_utf8_is_named(tmp_path):
+    path = tmp_path / "c.yaml"
+    path.write_bytes(b"epochs: 3 # \xff\xfe\n")
+    with pytest.raises(ConfigError, match="config file .*c.yaml is not UTF-8 text"):
+        resolve_config(str(path))
+
+
+@pytest.mark.parametrize("value", ["nan", "inf", "-inf"])
+def test_non_finite_flags_are_refused(value):
+    with pytest.raises(ConfigError, match=r"lr \(--lr\) must be a finite number"):
+        resolve_config(None, {"lr": float(value)})
+
+
+def test_output_checks_name_the_directory(tmp_path):
+    (tmp_path / "file").write_text("x")
+    with pytest.raises(ConfigError, match="--output .*file/run cannot be written"):
+        check_output(str(tmp_path / "file" / "run"), resuming=False)
+    with pytest.raises(ConfigError, match="--output /proc/gluon-caps-run cannot be written"):
+        check_output("/proc/gluon-caps-run", resuming=False)
+    (tmp_path / "old").mkdir()
+    (tmp_path / "old" / "log.jsonl").write_text("{}\n")
+    with pytest.raises(ConfigError, match="holds another run's log"):
+        check_output(str(tmp_path / "old"), resuming=False)
+    check_output(str(tmp_path / "old"), resuming=True)
 
 
 def test_missing_config_file_is_named(tmp_path):

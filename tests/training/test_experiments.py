@@ -7,8 +7,9 @@ import pytest
 
 from gluon_caps.data.affnist import write_affnist_mat
 from gluon_caps.data.binmat import write_binary_matrix
-from gluon_caps.training import count_errors, latest_checkpoint, prepare_batch
-from gluon_caps.training.checkpoint import read_state
+from gluon_caps.checkpoint import latest_checkpoint
+from gluon_caps.training import count_errors, prepare_batch
+from gluon_caps.checkpoint import read_state
 
 from tests.training.helpers import run_train, tiny_flags
 

@@ -1,0 +1,98 @@
+"""The training loop in-process: fit, exact resume with augmentation, the best checkpoint's test
+score, same-seed runs across DataLoader worker processes."""
+import json
+import os
+
+import mxnet as mx
+import numpy as np
+import pytest
+
+from gluon_caps.checkpoint import list_checkpoints, read_resume_point, read_state
+from gluon_caps.training import fit, resolve_config
+from gluon_caps.training.distributed import SingleProcess
+
+pytestmark = pytest.mark.slow
+
+
+def tiny_config(root, output, **fields):
+    """A small run with augmentation on (seeded by seed, epoch and sample index)."""
+    flags = dict(model="capsnet_mnist", dataset="mnist", data_root=root, output=str(output),
+                 batch_size=16, epochs=2, val_size=32, num_workers=0, seed=3)
+    flags.update(fields)
+    return resolve_config(None, flags)
+
+
+def params_of(run_dir):
+    arrays = mx.nd.load(os.path.join(list_checkpoints(str(run_dir))[-1], "model.params"))
+    return {name: array.asnumpy() for name, array in arrays.items()}
+
+
+def largest_difference(first, second):
+    assert sorted(first) == sorted(second)
+    return max(np.abs(first[name] - second[name]).max() for name in first)
+
+
+def log_of(run_dir):
+    return [json.loads(line) for line in (run_dir / "log.jsonl").read_text().splitlines()]
+
+
+def resume(run_dir, **fields):
+    point = read_resume_point(SingleProcess(), str(run_dir))
+    config = resolve_config(None, fields, point.state["config"], str(run_dir))
+    return fit(config, point, SingleProcess())
+
+
+def test_fit_logs_epochs_and_scores_the_best_validation_checkpoint_once(tmp_path,
+                                                                       tiny_mnist_root):
+    output = tmp_path / "run"
+    final = fit(tiny_config(tiny_mnist_root, output, epochs=3), comm=SingleProcess())
+    records = log_of(output)
+    assert [record.get("epoch") for record in records[:3]] == [1, 2, 3]
+    assert [record for record in records if record.get("final")] == [final]
+    best = min(range(3), key=lambda index: (records[index]["val_error"], -index))
+    assert final["checkpoint"] == "checkpoints/epoch-%04d-step-%08d" % (best + 1, 4 * (best + 1))
+    assert final["test_images"] == 32 and final["step"] == 12
+
+
+def test_a_run_resumed_mid_epoch_is_the_run_it_continues(tmp_path, tiny_mnist_root):
+    straight, resumed = tmp_path / "straight", tmp_path / "resumed"
+    fit(tiny_config(tiny_mnist_root, straight, epochs=3), comm=SingleProcess())
+    fit(tiny_config(tiny_mnist_root, resumed, epochs=3, max_steps=6), comm=SingleProcess())
+    assert read_state(list_checkpoints(str(resumed))[-1])["epoch_step"] == 2
+    resume(resumed, max_steps=12)
+    assert largest_difference(params_of(straight), params_of(resumed)) == 0.0
+    epochs = [record for record in log_of(straight) if "epoch" in record and "final" not in record]
+    again = [record for record in log_of(resumed) if "epoch" in record and "final" not in record]
+    for first, second in zip(epochs, again):
+        assert (first["train_loss"], first["val_error"]) == (second["train_loss"],
+                                                             second["val_error"])
+
+
+def test_the_same_seed_trains_the_same_network_with_dataloader_worker_processes(
+        tmp_path, tiny_mnist_root):
+    runs = {}
+    for name, workers, seed in (("inline", 0, 3), ("workers", 2, 3), ("other", 0, 4)):
+        fit(tiny_config(tiny_mnist_root, tmp_path / name, epochs=1, num_workers=workers,
+                        seed=seed, val_size=0), comm=SingleProcess())
+        runs[name] = params_of(tmp_path / name)
+    assert largest_difference(runs["inline"], runs["workers"]) == 0.0
+    assert largest_difference(runs["inline"], runs["other"]) > 1e-3
+
+
+def test_an_epoch_checkpointed_before_its_validation_is_validated_on_resume(tmp_path,
+                                                                           tiny_mnist_root):
+    output = tmp_path / "run"
+    fit(tiny_config(tiny_mnist_root, output, epochs=1), comm=SingleProcess())
+    path = list_checkpoints(str(output))[-1]
+    state = read_state(path)
+    validated = state["history"].pop()
+    state["pending"] = {key: value for key, value in validated.items() if key != "val_error"}
+    state["val_error"] = None
+    with open(os.path.join(path, "state.json"), "w") as handle:
+        json.dump(state, handle)
+    (output / "log.jsonl").write_text("")                  # as if killed before validating
+    resume(output, epochs=2)
+    records = log_of(output)
+    assert [record.get("epoch") for record in records] == [1, 2, None]
+    assert records[0]["val_error"] == validated["val_error"]
+    assert read_state(path)["val_error"] == validated["val_error"]
