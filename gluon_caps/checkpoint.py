@@ -19,9 +19,6 @@ import tempfile
 
 import mxnet as mx
 import numpy as np
-import tempfile
-
-import numpy as np
 
 from .errors import CheckpointError, ConfigError, first_line
 

@@ -10,8 +10,7 @@ from gluon_caps import checkpoint
 from gluon_caps.errors import CheckpointError
 from gluon_caps.training.distributed import SingleProcess
 from gluon_caps.checkpoint import (best_checkpoint, find_checkpoint, latest_checkpoint,
-                                 save_checkpoint)
-from gluon_caps.checkpoint import list_checkpoints, read_state
+                                   list_checkpoints, read_state, save_checkpoint)
 
 
 @pytest.fixture

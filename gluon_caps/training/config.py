@@ -233,8 +233,8 @@ def check_output(output, resuming):
         if latest_checkpoint(output) is not None:
             raise ConfigError("--output %s already holds checkpoints: pass --resume %s to "
                               "continue that run, or choose another --output" % (output, output))
-        if any(os.path.exists(os.path.join(output, name)) for name in ("log.jsonl",
-                                                                        "config.json")):
+        if any(os.path.exists(os.path.join(output, name))
+               for name in ("log.jsonl", "config.json")):
             raise ConfigError("--output %s holds another run's log (without checkpoints): "
                               "remove it or choose another --output" % output)
     try:

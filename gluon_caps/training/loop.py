@@ -158,7 +158,7 @@ def _all_finite(loss_sum, params):
         return False
     grads = [param.grad() for param in params if param.grad_req != "null"]
     return bool(mx.nd.multi_all_finite(*grads, num_arrays=len(grads),
-                                               init_output=True).asscalar())
+                                       init_output=True).asscalar())
 
 
 def _step(run, batch):
@@ -331,7 +331,7 @@ def _prepare_output(config, comm, resumed):
             problem = str(error)
         except OSError as error:
             problem = "--output %s cannot be written: %s" % (config["output"],
-                                                              error.strerror or error)
+                                                             error.strerror or error)
     problem = comm.broadcast_object(problem)
     if problem:
         raise ConfigError(problem)

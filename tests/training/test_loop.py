@@ -42,8 +42,8 @@ def resume(run_dir, **fields):
     return fit(config, point, SingleProcess())
 
 
-def test_fit_logs_epochs_and_scores_the_best_validation_checkpoint_once(tmp_path,
-                                                                       tiny_mnist_root):
+def test_fit_logs_epochs_and_scores_the_best_validation_checkpoint_once(
+        tmp_path, tiny_mnist_root):
     output = tmp_path / "run"
     final = fit(tiny_config(tiny_mnist_root, output, epochs=3), comm=SingleProcess())
     records = log_of(output)
@@ -79,8 +79,8 @@ def test_the_same_seed_trains_the_same_network_with_dataloader_worker_processes(
     assert largest_difference(runs["inline"], runs["other"]) > 1e-3
 
 
-def test_an_epoch_checkpointed_before_its_validation_is_validated_on_resume(tmp_path,
-                                                                           tiny_mnist_root):
+def test_an_epoch_checkpointed_before_its_validation_is_validated_on_resume(
+        tmp_path, tiny_mnist_root):
     output = tmp_path / "run"
     fit(tiny_config(tiny_mnist_root, output, epochs=1), comm=SingleProcess())
     path = list_checkpoints(str(output))[-1]

@@ -12,7 +12,7 @@ import pytest
 from gluon_caps.checkpoint import latest_checkpoint
 from gluon_caps.checkpoint import list_checkpoints, read_state
 
-from tests.training.helpers import TRAIN, environment, final_params, run_train, tiny_flags
+from tests.training.helpers import TRAIN, environment, run_train, tiny_flags
 
 pytestmark = pytest.mark.slow
 
@@ -126,8 +126,8 @@ def test_resume_with_only_damaged_checkpoints_is_one_line(tmp_path, tiny_mnist_r
                           "model.params is not a readable MXNet parameter file")
 
 
-def test_resume_cleans_partial_checkpoints_and_starts_reliably_many_times(tmp_path,
-                                                                         tiny_mnist_root):
+def test_resume_cleans_partial_checkpoints_and_starts_reliably_many_times(
+        tmp_path, tiny_mnist_root):
     """Resume after resume, one step each (once in ~45 resumes crashed before a fix)."""
     output = tmp_path / "run"
     assert run_train(tiny_flags(tiny_mnist_root, output, epochs=100, max_steps=1)).returncode == 0
