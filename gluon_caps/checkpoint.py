@@ -25,11 +25,11 @@ from .errors import CheckpointError, ConfigError, first_line
 __all__ = ["PARAMS", "OPTIMIZER", "STATE", "save_checkpoint", "record_validation",
            "remove_partials", "list_checkpoints", "latest_checkpoint", "best_checkpoint",
            "find_checkpoint", "read_state", "check_finite", "optimizer_state",
-           "load_optimizer_state", "ResumePoint", "read_resume_point", "Checkpoint",
-           "load_checkpoint"]
+           "load_optimizer_state", "load_parameters", "ResumePoint", "read_resume_point",
+           "Checkpoint", "load_checkpoint"]
 
 PARAMS, OPTIMIZER, STATE = "model.params", "optimizer.params", "state.json"
-#: The pickled optimizer file of checkpoints before gluon-caps 0.3; refused, never unpickled.
+#: The pickled optimizer file of checkpoints before gluon-caps 0.2; refused, never unpickled.
 PICKLED_STATES = "trainer.states"
 _SUBDIR = "checkpoints"
 _TEMP_PREFIX = ".partial-"
@@ -396,7 +396,7 @@ def _read_intact(path):
     _check_fields(state, _RESUME_FIELDS, os.path.join(path, STATE))
     if not os.path.isfile(os.path.join(path, OPTIMIZER)):
         raise CheckpointError(
-            "%s has a pickled %s (gluon-caps before 0.3), which is never loaded: its optimizer "
+            "%s has a pickled %s (gluon-caps before 0.2), which is never loaded: its optimizer "
             "state cannot be resumed; start a new run (evaluate, export and predict still read "
             "its %s)" % (path, PICKLED_STATES, PARAMS))
     payload = {}

@@ -1,9 +1,9 @@
-"""ShardSampler: disjoint equal shards covering the epoch, reshuffled per epoch."""
+"""ShardSampler and EpochBatches (disjoint equal shards, reshuffled per epoch); SeededTransform."""
 import numpy as np
 import pytest
-from mxnet.gluon.data import DataLoader
+from mxnet.gluon.data import ArrayDataset, DataLoader
 
-from gluon_caps.data import ShardSampler
+from gluon_caps.data import EpochBatches, RandomShift, SeededTransform, ShardSampler
 from gluon_caps.errors import ConfigError
 
 
@@ -71,3 +71,32 @@ def test_bad_arguments(args, kwargs, name):
 def test_bad_epoch():
     with pytest.raises(ConfigError, match="epoch"):
         ShardSampler(5).set_epoch(-1)
+
+
+def test_epoch_batches_carry_the_epoch_and_resume_at_a_batch():
+    sampler = ShardSampler(40, num_shards=2, shard_id=1, seed=5)
+    batches = EpochBatches(sampler, 4)
+    batches.set_epoch(3)
+    whole = list(batches)
+    assert len(whole) == len(batches) == 5
+    assert all(epoch == 3 for batch in whole for epoch, _ in batch)
+    assert [index for batch in whole for _, index in batch] == sampler.indices().tolist()
+    batches.set_epoch(3, skip=2)
+    assert list(batches) == whole[2:]
+    with pytest.raises(ConfigError, match="skip must be an integer in 0..5"):
+        batches.set_epoch(3, skip=6)
+
+
+def test_seeded_transform_draws_from_seed_epoch_and_index_in_any_process():
+    images = np.arange(12 * 6 * 6, dtype=np.float32).reshape(12, 1, 6, 6)
+    data = SeededTransform(ArrayDataset(images, np.arange(12)), RandomShift(2), seed=7)
+    batches = EpochBatches(ShardSampler(12, seed=7), 4)
+    batches.set_epoch(2)
+    inline = [batch[0].asnumpy() for batch in DataLoader(data, batch_sampler=batches)]
+    forked = [batch[0].asnumpy() for batch in DataLoader(data, batch_sampler=batches,
+                                                         num_workers=2)]
+    for first, second in zip(inline, forked):
+        np.testing.assert_array_equal(first, second)
+    assert not np.array_equal(data[(2, 0)][0], data[(3, 0)][0]) or \
+        not np.array_equal(data[(2, 1)][0], data[(3, 1)][0])
+    assert SeededTransform(ArrayDataset(images, np.arange(12)), None, 7)[(5, 3)][1] == 3

@@ -5,11 +5,10 @@ import mxnet as mx
 import numpy as np
 import pytest
 
+from gluon_caps.checkpoint import latest_checkpoint, read_state
 from gluon_caps.data.affnist import write_affnist_mat
 from gluon_caps.data.binmat import write_binary_matrix
-from gluon_caps.checkpoint import latest_checkpoint
-from gluon_caps.training import count_errors, prepare_batch
-from gluon_caps.checkpoint import read_state
+from gluon_caps.training import build_datasets, count_errors, prepare_batch, resolve_config
 
 from tests.training.helpers import run_train, tiny_flags
 
@@ -46,11 +45,31 @@ def test_each_experiment_trains_and_evaluates(tmp_path, data_root, flags):
     output = tmp_path / "run"
     args = tiny_flags(data_root, output, batch_size=8, max_steps=2, epochs=1, **flags)
     args = " ".join(args).split()                    # "--input-shape 1 40 40" as three values
-    result = run_train(args + ["--augment"])
+    result = run_train(args)
     assert result.returncode == 0, result.stderr
     state = read_state(latest_checkpoint(str(output)))
     assert state["step"] == 2 and 0 <= state["val_error"] <= 1
     assert '"test_error"' in result.stdout
+
+
+@pytest.mark.parametrize("flags", [
+    {"dataset": "mnist"},
+    {"dataset": "affnist", "input_shape": [1, 40, 40]},
+    {"model": "capsnet_smallnorb", "dataset": "smallnorb", "val_size": 8},
+], ids=["mnist-shift", "affnist-placement", "smallnorb-crop-jitter"])
+def test_training_augmentation_is_a_function_of_seed_epoch_and_index(data_root, flags):
+    def sample(key, seed=0):
+        config = resolve_config(None, dict(flags, data_root=data_root, seed=seed, val_size=8))
+        return build_datasets(config)[0][key][0]
+
+    np.testing.assert_array_equal(sample((3, 5)), sample((3, 5)))    # a new process, a resume
+    np.testing.assert_array_equal(sample(5), sample((0, 5)))
+    differs = [not np.array_equal(sample((epoch, 5)), sample((epoch + 1, 5)))
+               for epoch in range(6)]
+    assert sum(differs) >= 4, differs                    # a new draw each epoch (ties happen)
+    plain = resolve_config(None, dict(flags, data_root=data_root, augment=False, val_size=8))
+    unchanged = build_datasets(plain)[0]
+    np.testing.assert_array_equal(unchanged[(1, 5)][0], unchanged[(2, 5)][0])
 
 
 def test_two_digit_batches_target_both_classes_and_reconstruct_each():
