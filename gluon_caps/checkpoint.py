@@ -20,7 +20,7 @@ import tempfile
 import mxnet as mx
 import numpy as np
 
-from .errors import CheckpointError, ConfigError, first_line
+from .errors import CheckpointError, ConfigError, first_line, format_shape
 
 __all__ = ["PARAMS", "OPTIMIZER", "STATE", "save_checkpoint", "record_validation",
            "remove_partials", "list_checkpoints", "latest_checkpoint", "best_checkpoint",
@@ -358,7 +358,7 @@ def load_parameters(net, path, ctx):
         raise CheckpointError(
             "%s does not hold the parameters of %s with input %s and %d classes (%s)"
             % (path, getattr(net, "model_name", type(net).__name__),
-               "x".join(map(str, getattr(net, "input_shape", ()))),
+               format_shape(getattr(net, "input_shape", ())),
                getattr(net, "num_classes", 0), first_line(error))) from error
 
 

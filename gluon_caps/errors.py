@@ -5,7 +5,7 @@ entry points can turn it into a one-line message and exit code 2 instead of a tr
 """
 
 __all__ = ["GluonCapsError", "DataFormatError", "DataNotFoundError", "ConfigError",
-           "CheckpointError", "first_line"]
+           "CheckpointError", "first_line", "format_shape"]
 
 
 class GluonCapsError(Exception):
@@ -34,3 +34,8 @@ def first_line(error, limit=200):
     lines = str(error).strip().splitlines() or [type(error).__name__]
     line = (lines[-1] if lines[0].startswith("Traceback") else lines[0]).strip()
     return line if len(line) <= limit else line[:limit - 3] + "..."
+
+
+def format_shape(shape):
+    """A shape as people write it in messages: ``(1, 28, 28)`` -> ``"1x28x28"``."""
+    return "x".join(str(size) for size in shape)

@@ -18,7 +18,8 @@ def routing(checkpoint, image, output, per_type, invert, ctx):
 
     The coupling coefficients c_ij of the last routing iteration for IMAGE (PNG, JPEG or .npy,
     prepared as for predict), drawn over the grid of primary capsules, one heatmap per class."""
-    from ..inference import class_names, coupling_maps, describe, load_image
+    from ..data import class_names
+    from ..inference import coupling_maps, describe, load_image
     from ..viz import plot_routing
     loaded, _ = open_checkpoint(checkpoint, ctx, return_coupling=True)
     pixels, notes = load_image(image, loaded.net.input_shape, invert)

@@ -8,15 +8,20 @@ looked up under the data root: the ``root`` argument, else ``$GLUON_CAPS_DATA``,
 directly in the root.
 """
 from .affnist import AffNIST
-from .factory import DATASET_NAMES, get_dataset
 from .mnist import MNIST
 from .multimnist import MultiMNIST
 from .norb_transforms import SmallNORBTestTransform, SmallNORBTrainTransform
+from .batch import prepare_batch
+from .registry import (DATASET_NAMES, EVAL_DATASETS, DatasetSpec, build_splits, class_names,
+                       eval_split, get_dataset_spec)
 from .sampler import EpochBatches, ShardSampler
 from .seeded import SeededTransform
+from .subset import Subset
 from .smallnorb import SmallNORB
 from .transforms import RandomPlacement, RandomShift, place_image, shift_image
 
 __all__ = ["MNIST", "SmallNORB", "MultiMNIST", "AffNIST", "RandomShift", "RandomPlacement",
            "SmallNORBTrainTransform", "SmallNORBTestTransform", "ShardSampler", "EpochBatches",
-           "SeededTransform", "shift_image", "place_image", "get_dataset", "DATASET_NAMES"]
+           "SeededTransform", "Subset", "shift_image", "place_image", "prepare_batch",
+           "DatasetSpec", "DATASET_NAMES", "EVAL_DATASETS", "get_dataset_spec", "class_names",
+           "build_splits", "eval_split"]

@@ -6,17 +6,16 @@ export it, and classify image files.
 >>> report = evaluation_report(checkpoint.net, eval_data(checkpoint), mx.cpu())
 """
 from .capsules import PERTURBATION_STEPS, coupling_maps, perturb_capsule, reconstruct_images
-from .datasets import EVAL_DATASETS, EvalData, class_names, eval_data, labels_per_image, take
-from .export import export_checkpoint, export_files, preprocessing, read_meta
+from .datasets import EVAL_DATASETS, EvalData, eval_data, take
+from .export import export_checkpoint, export_files, read_meta
 from .files import prepare_output
 from .images import load_image
 from .loading import Checkpoint, describe, load_checkpoint
 from .predict import Classifier, classify_files, export_prefix, load_classifier
-from .report import evaluation_report, format_report, match_labels
+from .report import evaluation_report, format_report
 
 __all__ = ["Checkpoint", "load_checkpoint", "describe", "EVAL_DATASETS", "EvalData", "eval_data",
-           "class_names", "labels_per_image", "take", "evaluation_report", "format_report",
-           "match_labels", "reconstruct_images", "perturb_capsule", "coupling_maps",
-           "PERTURBATION_STEPS", "export_checkpoint", "export_files", "preprocessing",
+           "take", "evaluation_report", "format_report", "reconstruct_images", "perturb_capsule",
+           "coupling_maps", "PERTURBATION_STEPS", "export_checkpoint", "export_files",
            "read_meta", "prepare_output", "load_image", "Classifier", "load_classifier",
            "export_prefix", "classify_files"]

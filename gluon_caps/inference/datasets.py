@@ -1,15 +1,14 @@
-"""The evaluation data sets of a checkpoint: test splits by name, fitted to the model's input."""
+"""The evaluation data sets of a checkpoint, by name, fitted to the model's input (the data sets
+themselves come from the registry of :mod:`gluon_caps.data`)."""
 import collections
 import functools
 
 import numpy as np
 
-from ..data import MNIST, AffNIST, SmallNORB, place_image
-from ..errors import ConfigError, DataNotFoundError
+from ..data import EVAL_DATASETS, Subset, class_names, eval_split, place_image
+from ..errors import ConfigError, DataNotFoundError, format_shape
 
-__all__ = ["EVAL_DATASETS", "EvalData", "eval_data", "class_names", "labels_per_image", "take"]
-
-SMALLNORB_CLASSES = ("animal", "human", "airplane", "truck", "car")
+__all__ = ["EVAL_DATASETS", "EvalData", "eval_data", "take"]
 
 EvalData = collections.namedtuple("EvalData", "name dataset class_names labels_per_image")
 EvalData.__doc__ = """Images to score a checkpoint on.
@@ -17,7 +16,7 @@ EvalData.__doc__ = """Images to score a checkpoint on.
 Attributes
 ----------
 name : str
-    One of :data:`EVAL_DATASETS`.
+    One of :data:`~gluon_caps.data.EVAL_DATASETS`.
 dataset : mxnet.gluon.data.Dataset
     Samples ``(image, label[, ...])`` shaped as the model's input.
 class_names : list of str
@@ -25,42 +24,6 @@ class_names : list of str
 labels_per_image : int
     1, or 2 for MultiMNIST (both classes must be found).
 """
-
-
-def _mnist_val(root, config):
-    return MNIST(root, "val", val_size=config["val_size"] or None, seed=config["seed"])
-
-
-def _multimnist(root, config):
-    from ..training.experiments import multimnist_test_set
-    return multimnist_test_set(MNIST(root, "test"), config)
-
-
-_LOADERS = collections.OrderedDict([
-    ("mnist", lambda root, config: MNIST(root, "test")),
-    ("mnist-val", _mnist_val),
-    ("mnist-t10k", lambda root, config: MNIST(root, "t10k-val", seed=config["seed"])),
-    ("affnist", lambda root, config: AffNIST(root, "test")),
-    ("multimnist", _multimnist),
-    ("smallnorb", lambda root, config: SmallNORB(root, "test")),
-])
-#: Names of the evaluation sets: ``mnist`` (the 10,000 official test images), ``mnist-val``
-#: (the run's validation hold-out of the training images: its ``val_size`` and ``seed``),
-#: ``mnist-t10k`` (the 2,000 held-out test images of the pipeline-check split), ``affnist``
-#: (the affNIST test set), ``multimnist`` (the run's test pairs) and ``smallnorb`` (test set).
-EVAL_DATASETS = tuple(_LOADERS)
-
-
-def class_names(dataset, num_classes):
-    """The class names of a data set by name: digits, or the smallNORB categories."""
-    if dataset == "smallnorb" and num_classes == len(SMALLNORB_CLASSES):
-        return list(SMALLNORB_CLASSES)
-    return [str(index) for index in range(num_classes)]
-
-
-def labels_per_image(dataset):
-    """Classes per image of a data set by name: 2 for MultiMNIST, else 1."""
-    return 2 if dataset == "multimnist" else 1
 
 
 def _fit(dataset, name, net):
@@ -76,8 +39,7 @@ def _fit(dataset, name, net):
         return dataset.transform_first(
             functools.partial(place_image, canvas=height, top=margin, left=margin))
     raise ConfigError("--dataset %s gives %s images but model %s takes %s"
-                      % (name, "x".join(map(str, shape)), net.model_name,
-                         "x".join(map(str, wanted))))
+                      % (name, format_shape(shape), net.model_name, format_shape(wanted)))
 
 
 def eval_data(checkpoint, name=None, data_root=None, limit=None):
@@ -88,8 +50,9 @@ def eval_data(checkpoint, name=None, data_root=None, limit=None):
     checkpoint : Checkpoint
         From :func:`~gluon_caps.inference.load_checkpoint`.
     name : str, optional
-        One of :data:`EVAL_DATASETS`; default the test split of the dataset the checkpoint was
-        trained on (for ``mnist-t10k``, its 2,000 held-out images).
+        One of :data:`~gluon_caps.data.EVAL_DATASETS`: a data set's test split by its name, its
+        validation split (the run's hold-out) as ``NAME-val``; default the test split of the
+        data set the checkpoint was trained on.
     data_root : str, optional
         Default: the configuration's ``data_root``, else ``$GLUON_CAPS_DATA``.
     limit : int, optional
@@ -106,21 +69,21 @@ def eval_data(checkpoint, name=None, data_root=None, limit=None):
     DataNotFoundError
         A data file is missing; the message names it.
     """
-    from ..training.experiments import Subset
-    config = checkpoint.config
+    config = dict(checkpoint.config, download=False)
+    if data_root:
+        config["data_root"] = data_root
     name = name or config["dataset"]
-    if name not in _LOADERS:
-        raise ConfigError("--dataset: unknown dataset %r; valid names: %s"
-                          % (name, ", ".join(EVAL_DATASETS)))
     try:
-        dataset = _LOADERS[name](data_root or config.get("data_root"), config)
+        spec, dataset = eval_split(name, config)
+    except ConfigError as error:
+        raise ConfigError("--dataset: %s" % error) from error
     except DataNotFoundError as error:
         raise DataNotFoundError("%s; or pass --data-root DIR" % error) from error
     dataset = _fit(dataset, name, checkpoint.net)
     if limit is not None and limit < len(dataset):
         dataset = Subset(dataset, np.arange(limit))
-    return EvalData(name, dataset, class_names(name, checkpoint.net.num_classes),
-                    labels_per_image(name))
+    return EvalData(name, dataset, class_names(spec.name, checkpoint.net.num_classes),
+                    spec.labels_per_image)
 
 
 def take(dataset, indices):

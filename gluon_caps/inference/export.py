@@ -9,11 +9,11 @@ import json
 
 from ..errors import CheckpointError, GluonCapsError
 from ..ops import portable
-from .datasets import class_names, labels_per_image
+from ..data import class_names, get_dataset_spec
 from .files import prepare_output
 from ..errors import first_line
 
-__all__ = ["export_files", "preprocessing", "export_checkpoint", "read_meta"]
+__all__ = ["export_files", "export_checkpoint", "read_meta"]
 
 META_FORMAT = "gluon-caps-export/1"
 
@@ -21,29 +21,6 @@ META_FORMAT = "gluon-caps-export/1"
 def export_files(prefix):
     """The three files of an export: ``(symbol, params, meta)``."""
     return prefix + "-symbol.json", prefix + "-0000.params", prefix + "-meta.json"
-
-
-def preprocessing(config, input_shape):
-    """How an image becomes the model's input, as the training data was prepared.
-
-    Returns
-    -------
-    dict
-        ``grayscale``, ``scale`` (``[0, 1]``: pixel / 255), ``foreground`` (``"light"`` for
-        white-on-black digits), ``standardize`` (per-image zero mean, unit variance), ``resize``
-        and a sentence ``text`` for people.
-    """
-    channels, height, width = input_shape
-    if config["dataset"] == "smallnorb":
-        return {"grayscale": True, "channels": "left and right camera", "scale": [0.0, 1.0],
-                "foreground": None, "standardize": True, "resize": [height, width],
-                "text": "the two 96x96 camera images downsampled to 48x48 (2x2 average), pixel / "
-                        "255, the central %dx%d patch, then per-image standardisation (zero "
-                        "mean, unit variance over both channels)" % (height, width)}
-    return {"grayscale": True, "channels": "gray", "scale": [0.0, 1.0], "foreground": "light",
-            "standardize": False, "resize": [height, width],
-            "text": "grayscale, %dx%d, pixel / 255 in [0, 1], white digit on a black "
-                    "background (invert dark-on-light images)" % (height, width)}
 
 
 def export_checkpoint(checkpoint, prefix):
@@ -64,6 +41,7 @@ def export_checkpoint(checkpoint, prefix):
     """
     import mxnet as mx
     net, config = checkpoint.net, checkpoint.config
+    spec = get_dataset_spec(config["dataset"])
     files = export_files(prepare_output(prefix))
     ctx = net.collect_params().list_ctx()[0]
     with portable():                    # standard operators only: loads in any MXNet
@@ -72,10 +50,10 @@ def export_checkpoint(checkpoint, prefix):
     meta = {"format": META_FORMAT, "model": net.model_name,
             "input_shape": list(net.input_shape), "num_classes": net.num_classes,
             "class_names": class_names(config["dataset"], net.num_classes),
-            "labels_per_image": labels_per_image(config["dataset"]),
+            "labels_per_image": spec.labels_per_image,
             "inputs": ["data"],
             "outputs": ["lengths", "reconstruction"] if net.decoder is not None else ["lengths"],
-            "preprocessing": preprocessing(config, net.input_shape),
+            "preprocessing": spec.preprocessing(net.input_shape),
             "dataset": config["dataset"], "num_routing": config["num_routing"],
             "checkpoint": checkpoint.path, "epoch": checkpoint.state.get("epoch"),
             "step": checkpoint.state.get("step")}

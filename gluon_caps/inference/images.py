@@ -4,13 +4,9 @@ import warnings
 
 import numpy as np
 
-from ..errors import DataFormatError
+from ..errors import DataFormatError, format_shape
 
 __all__ = ["load_image"]
-
-
-def _shape_text(shape):
-    return "x".join(map(str, shape))
 
 
 def _read_gray(path):
@@ -49,7 +45,7 @@ def _fit_size(pixels, height, width, notes):
         pixels = padded
     if pixels.shape != (height, width):
         notes.append("resized from %s to %dx%d (the model's input)"
-                     % (_shape_text(pixels.shape), height, width))
+                     % (format_shape(pixels.shape), height, width))
         resample = getattr(Image, "Resampling", Image).LANCZOS
         image = Image.fromarray(pixels.astype(np.float32))                      # mode "F"
         pixels = np.asarray(image.resize((width, height), resample))
@@ -61,7 +57,7 @@ def _load_picture(path, input_shape, invert):
     if channels != 1:
         raise DataFormatError("%s: the model takes %d-channel images (%s); give them as a .npy "
                               "array of that shape, prepared as its training data"
-                              % (path, channels, _shape_text(input_shape)))
+                              % (path, channels, format_shape(input_shape)))
     pixels = _read_gray(path)
     notes = []
     if invert:

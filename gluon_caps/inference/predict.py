@@ -8,7 +8,7 @@ import numpy as np
 from ..checkpoint import check_finite
 from ..errors import CheckpointError, first_line
 from ..ops import OpsBuildError, load_for_symbol
-from .datasets import class_names, labels_per_image
+from ..data import class_names, get_dataset_spec
 from .export import export_files, read_meta
 from .images import load_image
 from .loading import load_checkpoint
@@ -74,13 +74,13 @@ def _from_export(prefix, ctx):
 
 
 def _from_checkpoint(path, ctx):
-    from ..training.evaluation import class_lengths
+    from ..scoring import class_lengths
     checkpoint = load_checkpoint(path, ctx)
     net, dataset = checkpoint.net, checkpoint.config["dataset"]
     net.hybridize()
     return Classifier(lambda x: class_lengths(net, x), tuple(net.input_shape),
                       class_names(dataset, net.num_classes),
-                      labels_per_image(dataset), checkpoint.path)
+                      get_dataset_spec(dataset).labels_per_image, checkpoint.path)
 
 
 def load_classifier(path, ctx=None):

@@ -1,33 +1,8 @@
-"""Evaluation reports: test error, per-class accuracy and confusion matrix."""
-import numpy as np
+"""Evaluation reports: test error, per-class accuracy and confusion matrix of a network on an
+evaluation set (scored by :class:`~gluon_caps.scoring.CapsuleScore`, as in training)."""
+from ..scoring import eval_loader, evaluate
 
-__all__ = ["match_labels", "evaluation_report", "format_report"]
-
-
-def match_labels(predicted, labels):
-    """Pair each true class of an image with one predicted class.
-
-    Parameters
-    ----------
-    predicted, labels : numpy.ndarray
-        int ``(B,)``, or ``(B, 2)`` for two-digit images (the two longest capsules, the two true
-        classes).
-
-    Returns
-    -------
-    truth, guess : numpy.ndarray
-        int64 ``(B, L)``, ``L`` = 1 or 2: true classes and their predicted partners. Two predicted
-        classes are matched to the true ones so that as many pairs as possible agree, so an image
-        is right (the paper's MultiMNIST scoring: both classes found) exactly when all its pairs
-        agree.
-    """
-    truth = np.asarray(labels, dtype=np.int64).reshape(len(labels), -1)
-    guess = np.asarray(predicted, dtype=np.int64).reshape(len(labels), -1)
-    if truth.shape[1] == 2:
-        swapped = guess[:, ::-1]
-        swap = (swapped == truth).sum(axis=1) > (guess == truth).sum(axis=1)
-        guess = np.where(swap[:, None], swapped, guess)
-    return truth, guess
+__all__ = ["evaluation_report", "format_report"]
 
 
 def evaluation_report(net, data, ctx, batch_size=100, progress=False):
@@ -54,35 +29,11 @@ def evaluation_report(net, data, ctx, batch_size=100, progress=False):
         ``class``, ``name``, ``count`` of images holding it, ``correct`` among them and
         ``accuracy``; a two-digit image counts for both its classes) and ``confusion``
         (``K x K`` counts of matched (true, predicted) pairs, rows true; see
-        :func:`match_labels`).
+        :func:`~gluon_caps.scoring.match_labels`).
     """
-    from tqdm import tqdm
-    from ..training import eval_loader, predict
-
-    classes = len(data.class_names)
-    confusion = np.zeros((classes, classes), dtype=np.int64)
-    holding = np.zeros(classes, dtype=np.int64)
-    correct = np.zeros(classes, dtype=np.int64)
-    count = errors = 0
-    loader = eval_loader(data.dataset, batch_size)
-    batches = tqdm(predict(net, loader, ctx), total=len(loader), desc="evaluate", unit="batch",
-                   disable=not progress, delay=2, leave=False)
-    for predicted, labels in batches:
-        truth, guess = match_labels(predicted, labels)
-        right = (truth == guess).all(axis=1)
-        np.add.at(confusion, (truth.ravel(), guess.ravel()), 1)
-        np.add.at(holding, truth.ravel(), 1)
-        np.add.at(correct, truth.ravel(), np.repeat(right, truth.shape[1]))
-        count += len(right)
-        errors += int((~right).sum())
-    per_class = [{"class": index, "name": name, "count": int(holding[index]),
-                  "correct": int(correct[index]),
-                  "accuracy": float(correct[index]) / holding[index] if holding[index] else None}
-                 for index, name in enumerate(data.class_names)]
-    return {"dataset": data.name, "count": count, "errors": errors,
-            "error": float(errors) / count if count else float("nan"),
-            "labels_per_image": data.labels_per_image, "per_class": per_class,
-            "confusion": confusion.tolist()}
+    score = evaluate(net, eval_loader(data.dataset, batch_size), ctx, progress=progress)
+    return dict(score.report(data.class_names), dataset=data.name,
+                labels_per_image=data.labels_per_image)
 
 
 def _percent(value):

@@ -8,13 +8,14 @@ import tempfile
 
 import yaml
 
+from ..data.registry import DATASET_NAMES
 from ..errors import ConfigError
 
 __all__ = ["FIELDS", "DATASETS", "CHANGEABLE_ON_RESUME", "add_config_arguments",
            "resolve_config", "default_config", "check_output"]
 
-# The datasets the launcher trains on, with how their samples are shaped.
-DATASETS = ("mnist", "mnist-t10k", "multimnist", "smallnorb", "affnist")
+#: The data sets the launcher trains on (the registry of :mod:`gluon_caps.data`).
+DATASETS = DATASET_NAMES
 
 Field = collections.namedtuple("Field", "name type default help choices minimum maximum above")
 

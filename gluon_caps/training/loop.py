@@ -18,15 +18,14 @@ import numpy as np
 from mxnet import autograd
 from tqdm import tqdm
 
-from ..data import EpochBatches, ShardSampler
-from ..errors import CheckpointError, ConfigError
+from ..data import EpochBatches, ShardSampler, build_splits, prepare_batch
+from ..errors import CheckpointError, ConfigError, format_shape
 from ..loss import CapsuleLoss
 from ..model_zoo import build_model
 from ..checkpoint import (best_checkpoint, load_checkpoint, record_validation, remove_partials,
                           save_checkpoint)
+from ..scoring import count_errors, eval_loader, evaluate
 from .distributed import StopRequest, init_distributed, select_context
-from .evaluation import eval_loader, evaluate
-from .experiments import build_datasets, count_errors, predictions, prepare_batch
 
 __all__ = ["TrainingStopped", "Run", "build_run", "fit", "train_epoch", "validate", "test",
            "run_trials"]
@@ -99,8 +98,8 @@ def _check_data_fits_model(config, net, train_set):
     if shape != net.input_shape:
         raise ConfigError("dataset %s gives %s images but model %s takes %s (set --input-shape "
                           "or choose another --model)"
-                          % (config["dataset"], "x".join(map(str, shape)), config["model"],
-                             "x".join(map(str, net.input_shape))))
+                          % (config["dataset"], format_shape(shape), config["model"],
+                             format_shape(net.input_shape)))
 
 
 def build_run(config, comm, ctx, resumed=None):
@@ -115,7 +114,7 @@ def build_run(config, comm, ctx, resumed=None):
     resumed : ResumePoint, optional
         From :func:`~gluon_caps.checkpoint.read_resume_point`.
     """
-    train_set, val_set, test_set = build_datasets(config)
+    train_set, val_set, test_set = build_splits(config)
     net = build_model(config)
     _check_data_fits_model(config, net, train_set)
     seed, batch_size = config["seed"], config["batch_size"]
@@ -170,7 +169,7 @@ def _step(run, batch):
         loss = run.loss(lengths, target, recon, recon_target)
     loss.backward()
     loss_sum = float(loss.sum().asscalar())
-    return loss_sum, count_errors(predictions(lengths, labels), labels.asnumpy()), len(labels)
+    return loss_sum, count_errors(lengths, labels), len(labels)
 
 
 def _non_finite(run, epoch):
@@ -248,7 +247,7 @@ def validate(run):
     """Validation error of the run's network (``None`` without a validation set)."""
     if run.val_loader is None:
         return None
-    return evaluate(run.net, run.val_loader, run.ctx, run.comm)["error"]
+    return evaluate(run.net, run.val_loader, run.ctx, run.comm).error
 
 
 def _end_epoch(run, stop):
@@ -298,11 +297,11 @@ def test(run):
         if run.config["hybridize"]:
             net.hybridize(static_alloc=True, static_shape=True)
     batch_size = run.config["batch_size"]
-    result = evaluate(net, eval_loader(run.test_set, batch_size,
-                                       num_workers=run.config["num_workers"], rank=comm.rank,
-                                       size=comm.size), run.ctx, comm)
+    score = evaluate(net, eval_loader(run.test_set, batch_size,
+                                      num_workers=run.config["num_workers"], rank=comm.rank,
+                                      size=comm.size), run.ctx, comm)
     state = run.state
-    final = {"final": True, "test_error": result["error"], "test_images": result["count"],
+    final = {"final": True, "test_error": score.error, "test_images": score.count,
              "checkpoint": os.path.relpath(chosen, run.output) if chosen else None,
              "step": state["step"], "epochs": state["epoch"],
              "train_time": state["train_time"],

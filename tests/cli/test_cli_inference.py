@@ -1,4 +1,4 @@
-"""The library under the commands: label matching, image preparation, report tables."""
+"""The library under the commands: image preparation, evaluation sets, report tables."""
 import types
 
 import numpy as np
@@ -6,25 +6,7 @@ import pytest
 from PIL import Image
 
 from gluon_caps.errors import ConfigError, DataFormatError
-from gluon_caps.inference import Checkpoint, eval_data, format_report, load_image, match_labels
-from gluon_caps.training import count_errors
-
-
-def test_match_labels_single():
-    truth, guess = match_labels(np.array([3, 1, 4]), np.array([3, 2, 4]))
-    assert truth.tolist() == [[3], [2], [4]] and guess.tolist() == [[3], [1], [4]]
-
-
-def test_match_labels_pairs_agree_with_the_papers_scoring():
-    rng = np.random.RandomState(0)
-    labels = np.stack([rng.choice(5, 2, replace=False) for _ in range(200)])
-    predicted = np.stack([rng.choice(5, 2, replace=False) for _ in range(200)])
-    truth, guess = match_labels(predicted, labels)
-    assert (truth == labels).all()
-    assert (np.sort(guess, axis=1) == np.sort(predicted, axis=1)).all()
-    assert int((truth != guess).any(axis=1).sum()) == count_errors(predicted, labels)
-    swapped = match_labels(np.array([[7, 2]]), np.array([[2, 5]]))[1]
-    assert swapped.tolist() == [[2, 7]]                      # the 2 is paired with the true 2
+from gluon_caps.inference import Checkpoint, eval_data, format_report, load_image
 
 
 def test_load_image_pads_resizes_and_inverts(tmp_path):

@@ -4,7 +4,7 @@ import os
 import numpy as np
 import pytest
 
-from gluon_caps.data import MNIST, get_dataset
+from gluon_caps.data import MNIST, RandomShift, get_dataset_spec
 from gluon_caps.errors import DataNotFoundError
 
 OFFICIAL_TEST_COUNTS = [980, 1135, 1032, 1010, 982, 892, 958, 1028, 974, 1009]
@@ -20,8 +20,12 @@ def test_official_test_set(real_mnist_dir):
 
 
 def test_t10k_split_default_sizes(real_mnist_dir):
-    train = get_dataset("mnist-t10k", real_mnist_dir, "train")
-    val = get_dataset("mnist-t10k", real_mnist_dir, "val")
+    spec = get_dataset_spec("mnist-t10k")
+    config = {"data_root": real_mnist_dir, "seed": 0, "download": False, "augment": True}
+    train, shift = spec.train(config)
+    val = spec.val(config)
+    assert isinstance(shift, RandomShift) and spec.test(config).indices.tolist() == \
+        val.indices.tolist()
     assert (len(train), len(val)) == (8000, 2000)
     assert len(np.union1d(train.indices, val.indices)) == 10000
     assert train.split == "t10k-train"
