@@ -8,6 +8,7 @@ import click
 from .._version import __version__
 from ..errors import GluonCapsError
 from .bench import bench
+from .curve import curve
 from .evaluate import evaluate
 from .export import export
 from .models import models
@@ -38,5 +39,5 @@ def main():
     """Capsule networks in MXNet Gluon: inspect, evaluate, export and benchmark models."""
 
 
-for _command in (models, evaluate, reconstruct, perturb, routing, export, predict, bench):
+for _command in (models, evaluate, reconstruct, perturb, routing, curve, export, predict, bench):
     main.add_command(_command)

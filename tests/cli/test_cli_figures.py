@@ -1,4 +1,6 @@
-"""``gluon-caps reconstruct``, ``perturb`` and ``routing``: the grids drawn, and bad input."""
+"""``gluon-caps reconstruct``, ``perturb``, ``routing`` and ``curve``: the figures drawn, and bad input."""
+import json
+
 import numpy as np
 import pytest
 
@@ -67,3 +69,31 @@ def test_model_without_decoder_cannot_reconstruct(tmp_path, mnist_root):
         assert_input_error(invoke(command, run, "-o", tmp_path / "x.png"),
                            "capsnet_mnist", "without a decoder")
     assert not list(tmp_path.glob("*.png"))
+
+
+def write_log(path, records):
+    path.write_text("".join(json.dumps(record) + "\n" for record in records))
+    return path
+
+
+def test_curve_plots_a_runs_log_the_last_record_of_each_epoch_counting(tmp_path):
+    from gluon_caps.viz import read_log
+    epochs = [{"epoch": epoch, "step": 10 * epoch, "train_loss": 1.0 / epoch,
+               "train_error": 0.5 / epoch, "val_error": 0.2 / epoch} for epoch in (1, 2, 3)]
+    again = dict(epochs[1], val_error=0.05)                    # validated again after a resume
+    final = {"final": True, "test_error": 0.07, "checkpoint": "checkpoints/epoch-0002"}
+    log = write_log(tmp_path / "log.jsonl", epochs + [again, final])
+    got, last = read_log(str(tmp_path))
+    assert [record["val_error"] for record in got] == [0.2, 0.05, 0.2 / 3] and last == final
+    output = tmp_path / "figs" / "curve.png"
+    assert assert_ok(invoke("curve", log, "-o", output)).strip() == "wrote %s" % output
+    read_figure(str(output))
+
+
+def test_curve_of_a_bad_log_is_one_line(tmp_path):
+    write_log(tmp_path / "log.jsonl", [{"final": True, "test_error": 0.1}])
+    assert_input_error(invoke("curve", tmp_path), "log.jsonl holds no epoch record yet")
+    (tmp_path / "log.jsonl").write_text('{"epoch": 1, "train_loss": 1}\n[1, 2]\n')
+    assert_input_error(invoke("curve", tmp_path), "log.jsonl, line 2: not a JSON object")
+    assert_input_error(invoke("curve", tmp_path / "nowhere"), "cannot read the run log",
+                       "nowhere")
