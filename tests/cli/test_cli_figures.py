@@ -1,4 +1,4 @@
-"""``gluon-caps reconstruct``, ``perturb``, ``routing`` and ``curve``: the figures drawn, and bad input."""
+"""``gluon-caps reconstruct``, ``perturb``, ``routing``, ``curve``: the figures, and bad input."""
 import json
 
 import numpy as np
