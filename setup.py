@@ -24,7 +24,9 @@ setup(
     license="Apache-2.0",
     packages=find_packages(include=["gluon_caps", "gluon_caps.*"]),
     # compiled on first use against the installed MXNet (gluon_caps.ops.build)
-    package_data={"gluon_caps.ops": ["capsule_ops.cc"]},
+    package_data={"gluon_caps.ops": ["capsule_ops.cc"],
+                  # pretrained weights and their descriptions (gluon_caps.model_zoo.pretrained)
+                  "gluon_caps.model_zoo": ["weights/*.json", "weights/*.params"]},
     python_requires=">=3.8",
     # MXNet itself comes from an extra, so GPU users never install the CPU wheel.
     # MXNet 1.9.1 uses NumPy aliases removed in NumPy 1.24.

@@ -1,12 +1,15 @@
-"""The model zoo: one registry of named networks, as in gluon-cv.
+"""The model zoo: one registry of named networks, as in gluon-cv, some with pretrained weights.
 
 >>> from gluon_caps.model_zoo import get_model
 >>> net = get_model("capsnet_mnist", num_routing=3)
+>>> trained = get_model("capsnet_mnist", pretrained=True)
 """
-from ..errors import ConfigError
+from ..errors import CheckpointError, ConfigError
 from .capsnet import CapsNet, capsnet_mnist, capsnet_multimnist, capsnet_smallnorb
+from .pretrained import pretrained_file, pretrained_info, pretrained_models
 
-__all__ = ["CapsNet", "get_model", "get_model_list", "build_model"]
+__all__ = ["CapsNet", "get_model", "get_model_list", "build_model", "pretrained_models",
+           "pretrained_info"]
 
 _models = {
     "capsnet_mnist": capsnet_mnist,
@@ -15,13 +18,18 @@ _models = {
 }
 
 
-def get_model(name, **kwargs):
+def get_model(name, pretrained=False, ctx=None, **kwargs):
     """Build a registered model by name.
 
     Parameters
     ----------
     name : str
         One of :func:`get_model_list` (case-insensitive).
+    pretrained : bool
+        Load the weights shipped with the package (:func:`pretrained_models` lists the models
+        that have some), verified by their sha256.
+    ctx : mxnet.Context, optional
+        Where pretrained weights go (default the CPU).
     **kwargs
         Passed to the model's constructor, e.g. ``num_routing``, ``with_decoder``,
         ``num_classes``, ``input_shape``.
@@ -29,13 +37,30 @@ def get_model(name, **kwargs):
     Returns
     -------
     CapsNet
-        The network, not yet initialized. ``net.model_name`` holds the registry name.
+        The network: not yet initialized, or with the pretrained weights. ``net.model_name``
+        holds the registry name.
+
+    Raises
+    ------
+    ConfigError
+        An unknown name, or ``pretrained`` for a model without pretrained weights.
+    CheckpointError
+        The shipped weights are missing or damaged, or do not fit the network ``kwargs``
+        build; the message names the file.
     """
     key = str(name).lower()
     if key not in _models:
         raise ConfigError("unknown model %r; valid models: %s" % (name, ", ".join(sorted(_models))))
+    path = pretrained_file(key) if pretrained else None
     net = _models[key](**kwargs)
     net.model_name = key
+    if path is not None:
+        import mxnet as mx
+        try:
+            net.load_parameters(path, ctx=ctx or mx.cpu())
+        except (mx.base.MXNetError, AssertionError, ValueError) as error:
+            raise CheckpointError("the pretrained weights %s do not fit %s built with %r"
+                                  % (path, key, kwargs)) from error
     return net
 
 
