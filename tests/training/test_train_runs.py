@@ -98,6 +98,33 @@ def one_epoch_run(tmp_path, root, name="run"):
     return output, list_checkpoints(str(output))
 
 
+@pytest.fixture
+def small_disk(tmp_path):
+    """A 150 MB tmpfs: room for one checkpoint of capsnet_mnist (94 MB), not two."""
+    mount = tmp_path / "disk"
+    mount.mkdir()
+    made = subprocess.run(["mount", "-t", "tmpfs", "-o", "size=150M", "tmpfs", str(mount)],
+                          capture_output=True, text=True)
+    if made.returncode != 0:
+        pytest.skip("cannot mount a small tmpfs here: %s" % made.stderr.strip())
+    yield mount
+    subprocess.run(["umount", str(mount)], check=True)
+
+
+def test_a_full_disk_is_one_line_naming_the_checkpoint_and_keeps_the_last_one(
+        small_disk, tiny_mnist_root):
+    output = small_disk / "run"
+    result = run_train(tiny_flags(tiny_mnist_root, output, epochs=2))
+    assert result.returncode == 1, result.stderr
+    lines = result.stderr.strip().splitlines()
+    assert lines[-1].startswith("launch/train.py: stopped: cannot write checkpoint %s"
+                                % (output / "checkpoints" / "epoch-0002-step-00000008"))
+    assert "MB are free there; the previous checkpoints stay" in lines[-1]
+    assert "Traceback" not in result.stderr
+    assert [read_state(path)["step"] for path in list_checkpoints(str(output))] == [4]
+    assert os.listdir(str(output / "checkpoints")) == ["epoch-0001-step-00000004"]
+
+
 def test_resume_into_another_output_is_refused_and_writes_nothing(tmp_path, tiny_mnist_root):
     first, kept = one_epoch_run(tmp_path, tiny_mnist_root, "a")
     second, other = one_epoch_run(tmp_path, tiny_mnist_root, "b")
