@@ -4,6 +4,7 @@ import json
 import os
 import re
 import resource
+import shutil
 import subprocess
 import sys
 
@@ -16,18 +17,20 @@ from ..model_zoo import get_model
 from ..nn import fast_forward
 from ..ops import fused_routing
 from .flops import conv1_output_size, conv_gflops, model_gflops
-from .stages import stage_times, time_call
+from .stages import OPTIMIZER, stage_times, time_call
 
 __all__ = ["run_benchmark", "ceiling_gflops", "format_benchmark", "peak_memory_sweep",
-           "torch_reference"]
+           "check_torch_reference", "torch_reference"]
 
 _TORCH_LINE = re.compile(r"torch_\w+_img_per_s=([0-9.]+)")
+_TORCH_WHAT = "--torch-reference %s with %s"
 
 
-def ceiling_gflops(net, batch_size, steps, ctx):
+def ceiling_gflops(net, batch_size, steps, ctx, rounds=3):
     """GFLOP/s of the network's PrimaryCaps convolution alone, hybridized, forward (with the
     faster kernels of :func:`~gluon_caps.nn.fast_forward`) and forward+backward (input and
-    weight gradients): the best this machine does on the model's dominant arithmetic."""
+    weight gradients): the best this machine does on the model's dominant arithmetic. Timed
+    as :func:`run_benchmark` times the model (``steps`` calls per round, ``rounds`` rounds)."""
     weight = net.primary_caps.conv.weight.shape                    # (T*d, C1, k, k)
     _, grid_h, grid_w = net.primary_grid
     conv = gluon.nn.Conv2D(weight[0], weight[-1], net.primary_caps.conv._kwargs["stride"],
@@ -47,8 +50,8 @@ def ceiling_gflops(net, batch_size, steps, ctx):
             out = conv(x)
         out.backward()
         return out
-    return (flops / time_call(forward, steps),
-            3 * flops / time_call(forward_backward, steps))
+    return (flops / time_call(forward, steps, rounds=rounds),
+            3 * flops / time_call(forward_backward, steps, rounds=rounds))
 
 
 def _peak_rss_gib():
@@ -65,7 +68,7 @@ def _peak_rss_gib():
 
 
 def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize=True,
-                  steps=10, stages=True, ceiling=True, routing_chunks=1, ctx=None):
+                  steps=10, stages=True, ceiling=True, routing_chunks=1, ctx=None, rounds=3):
     """Measure a model's speed on this machine.
 
     Parameters
@@ -82,15 +85,18 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     hybridize : bool
         ``hybridize(static_alloc=True, static_shape=True)``, or imperative.
     steps : int
-        Timed steps per round; the fastest of 3 rounds counts (after 2 warm-up steps).
+        Timed steps per round; the fastest round counts (after 2 warm-up steps).
     stages : bool
-        Also time each stage (see :func:`~gluon_caps.benchmark.stage_times`).
+        Also time each stage alone (see :func:`~gluon_caps.benchmark.stage_times`).
     ceiling : bool
         Also measure the convolution ceiling (see :func:`ceiling_gflops`).
     routing_chunks : int
         See :class:`~gluon_caps.model_zoo.CapsNet`.
     ctx : mxnet.Context, optional
         Default the CPU.
+    rounds : int
+        Rounds of ``steps`` timed steps; the fastest counts, for the model, its ceiling and
+        its stages alike.
 
     Returns
     -------
@@ -99,12 +105,19 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
         :mod:`gluon_caps.ops`), ``peak_memory_gib`` (peak resident memory of this process, so run
         one configuration per process to compare them), ``gflops`` (per image), and with
         ``ceiling``: ``conv_gflops_per_s`` (forward, forward+backward), ``ceiling_images_per_s``
-        and ``fraction_of_ceiling``; with ``stages``: ``stages_ms``.
+        and ``fraction_of_ceiling``; with ``stages``: ``stages_ms``, the milliseconds per
+        batch of each stage timed alone, never negative.
+
+    Raises
+    ------
+    ConfigError
+        For a bad mode, size, model name or number of routing chunks, before anything is
+        timed.
     """
     if mode not in ("train", "infer"):
         raise ConfigError("--mode must be train or infer, got %r" % (mode,))
-    if batch_size < 1 or steps < 1:
-        raise ConfigError("--batch-size and --steps must be positive")
+    if batch_size < 1 or steps < 1 or rounds < 1:
+        raise ConfigError("--batch-size, --steps and --rounds must be positive")
     ctx = ctx or mx.cpu()
     mx.random.seed(0)
     net = get_model(model, routing_chunks=routing_chunks)
@@ -115,37 +128,36 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     labels = mx.nd.one_hot(mx.nd.arange(batch_size, ctx=ctx) % net.num_classes, net.num_classes)
     result = collections.OrderedDict(
         model=model, mode=mode, batch_size=batch_size, hybridize=hybridize, steps=steps,
-        routing_chunks=routing_chunks, context=str(ctx),
+        rounds=rounds, routing_chunks=routing_chunks, context=str(ctx),
         capsule_ops="fused" if fused_routing() else "batch_dot")
     if mode == "train":
-        seconds = time_call(_train_step(net, x, labels), steps)
+        seconds = time_call(_train_step(net, x, labels), steps, rounds=rounds)
     else:
         def infer():
             with fast_forward():
                 return net(x)
-        seconds = time_call(infer, steps)
-        result["images_per_s_inference_kernels"] = batch_size / time_call(lambda: net(x), steps)
+        seconds = time_call(infer, steps, rounds=rounds)
+        result["images_per_s_inference_kernels"] = batch_size / time_call(
+            lambda: net(x), steps, rounds=rounds)
     result["images_per_s"] = batch_size / seconds
     result["peak_memory_gib"] = _peak_rss_gib()
     result["gflops"] = model_gflops(net)
     if ceiling:
-        forward, forward_backward = ceiling_gflops(net, batch_size, steps, ctx)
+        forward, forward_backward = ceiling_gflops(net, batch_size, steps, ctx, rounds)
         per_image = result["gflops"]["train" if mode == "train" else "forward"]
         result["conv_gflops_per_s"] = {"forward": forward, "forward_backward": forward_backward}
         result["ceiling_images_per_s"] = (forward_backward if mode == "train"
                                           else forward) / per_image
         result["fraction_of_ceiling"] = result["images_per_s"] / result["ceiling_images_per_s"]
     if stages:
-        times = stage_times(net, x, labels, mode == "train", steps, hybridize)
-        times["loss + update" if mode == "train" else "rest"] = \
-            1e3 * seconds - sum(times.values())
-        result["stages_ms"] = times
+        result["stages_ms"] = stage_times(net, x, labels, mode == "train", steps, hybridize,
+                                          rounds)
     return result
 
 
 def _train_step(net, x, labels):
     loss = CapsuleLoss()
-    trainer = gluon.Trainer(net.collect_params(), "adam", {"learning_rate": 1e-3})
+    trainer = gluon.Trainer(net.collect_params(), *OPTIMIZER)
 
     def step():
         with autograd.record():
@@ -160,12 +172,12 @@ def _train_step(net, x, labels):
 def peak_memory_sweep(batch_sizes, model="capsnet_mnist", mode="train", routing_chunks=1,
                       steps=2):
     """Peak resident memory (GiB) of one benchmark process per batch size (no ceiling, no
-    stages), each in a fresh process so the peaks do not mix."""
+    stages, one round of ``steps`` steps), each in a fresh process so the peaks do not mix."""
     peaks = collections.OrderedDict()
     for batch_size in batch_sizes:
         command = [sys.executable, "-m", "gluon_caps", "bench", "--json", "--no-stages",
                    "--no-ceiling", "--model", model, "--mode", mode, "--batch-size",
-                   str(batch_size), "--steps", str(steps), "--routing-chunks",
+                   str(batch_size), "--steps", str(steps), "--rounds", "1", "--routing-chunks",
                    str(routing_chunks)]
         output = _run_command(command, "--memory-sweep at batch size %d" % batch_size,
                               env=_environment())
@@ -173,12 +185,22 @@ def peak_memory_sweep(batch_sizes, model="capsnet_mnist", mode="train", routing_
     return peaks
 
 
+def check_torch_reference(script, python):
+    """Raise :class:`ConfigError` unless ``script`` is a file and ``python`` an executable
+    (a path or a name on ``PATH``): the checks of :func:`torch_reference` that need not wait
+    for the benchmark, so a command can make them before it."""
+    if not os.path.isfile(script):
+        raise ConfigError("--torch-reference: no file %s" % script)
+    if shutil.which(python) is None:
+        raise ConfigError("%s: cannot run %s (no such executable)"
+                          % (_TORCH_WHAT % (script, python), python))
+
+
 def torch_reference(script, python, mode, batch_size, steps):
     """Images/s of the PyTorch reference script (its ``--mode``, ``--batch``, ``--steps``),
     run with the interpreter ``python`` right now on this machine."""
-    what = "--torch-reference %s with %s" % (script, python)
-    if not os.path.isfile(script):
-        raise ConfigError("--torch-reference: no file %s" % script)
+    check_torch_reference(script, python)
+    what = _TORCH_WHAT % (script, python)
     output = _run_command([python, script, "--mode", mode, "--batch", str(batch_size),
                            "--steps", str(steps)], what)
     match = _TORCH_LINE.search(output)
@@ -234,9 +256,14 @@ def format_benchmark(result):
     lines.append(speed)
     lines.append("memory:     peak resident %.2f GiB" % result["peak_memory_gib"])
     if "stages_ms" in result:
-        backward = ", forward+backward" if result["mode"] == "train" else ""
-        lines.append("stages (ms per batch%s):" % backward)
-        lines.extend("  %-14s %8.1f" % (name, ms) for name, ms in result["stages_ms"].items())
+        train = result["mode"] == "train"
+        lines.append("stages (ms per batch%s, each timed alone):"
+                     % (", forward+backward" if train else ""))
+        stages = result["stages_ms"]
+        lines.extend("  %-14s %8.1f" % (name, ms) for name, ms in stages.items())
+        lines.append("  %-14s %8.1f against %.1f for the whole %s"
+                     % ("sum", sum(stages.values()), 1e3 * result["batch_size"]
+                        / result["images_per_s"], "step" if train else "forward pass"))
     if "memory_sweep_gib" in result:
         lines.append("peak memory by batch size: " + ", ".join(
             "%s: %.2f GiB" % item for item in result["memory_sweep_gib"].items()))

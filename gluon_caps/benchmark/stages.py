@@ -1,9 +1,11 @@
-"""Per-stage times of a CapsNet, from the times of its growing prefixes.
+"""Per-stage times of a CapsNet, each stage timed alone on inputs computed beforehand
+(:func:`stage_times`).
 
-This MXNet build has no profiler, so each stage up to routing is timed as the difference between
-the network cut after it and the network cut before it, each hybridized and run on its own; the
-decoder (with the masking) is timed alone on capsules of the right shape. A training stage
-includes its share of the backward pass.
+This MXNet build has no profiler, so each stage is a block of its own (:class:`Stage`) that
+shares the network's parameters: the stages before it run once and their outputs are kept, and
+only the stage itself is timed on them. Every time is a measurement of its own, never the
+difference of two (which noise can make negative). Timed apart, the stages share no graph,
+memory plan or wait, so their sum need not equal the time of the whole step.
 """
 import collections
 import time
@@ -12,18 +14,24 @@ import warnings
 import mxnet as mx
 from mxnet import autograd, gluon
 
+from ..loss import CapsuleLoss
 from ..nn import capsule_length, fast_forward
+from ..nn.routing import fixed_chunk
 
-__all__ = ["STAGES", "Prefix", "stage_times", "time_call"]
+__all__ = ["STAGES", "OPTIMIZER", "Stage", "stage_times", "time_call"]
 
 #: Stages in the order data flows through them.
 STAGES = ("conv1", "primary", "predictions", "routing", "decoder")
+
+#: Optimizer and settings of a timed training step: ``(name, keyword arguments)``.
+OPTIMIZER = ("adam", {"learning_rate": 1e-3})
 
 
 def time_call(function, steps, warmup=2, rounds=3):
     """Seconds per call of ``function`` (which returns NDArrays): the fastest of ``rounds``
     rounds of ``steps`` calls each, after ``warmup`` calls. The fastest round is the one least
-    disturbed by whatever else the machine runs; the model and its ceiling are both timed so.
+    disturbed by whatever else the machine runs; the model, its ceiling and its stages are all
+    timed so.
     """
     for _ in range(warmup):
         function()
@@ -38,87 +46,125 @@ def time_call(function, steps, warmup=2, rounds=3):
     return best
 
 
-class Prefix(gluon.HybridBlock):
-    """A CapsNet cut after ``stage`` (one of :data:`STAGES` up to ``routing``), sharing its
-    parameters.
+def _conv1(F, net, x):
+    return net.conv1(x)                                                       # (B, C1, H, W)
 
-    Outputs a small part of the stage's result, so that returning it costs next to nothing:
-    the first feature map, the first primary capsule, the predictions of the first class (laid
-    out for routing), or the capsule lengths (routing).
+
+def _primary(F, net, features):
+    return net.primary_caps(features)                                         # (B, N, d)
+
+
+def _predictions(F, net, u):
+    caps = net.digit_caps.predictions
+    return caps.by_output(F, u, 0, caps.num_in)                              # (B, J, N, D)
+
+
+def _routing(F, net, u_hat):
+    return net.digit_caps.routing.route(F, [fixed_chunk(F, u_hat)])           # (B, J, D)
+
+
+def _decoder(F, net, v, *mask):
+    return F.reshape(net.decoder(net.mask(v, *mask)), shape=(0, -1))          # (B, P)
+
+
+_FORWARD = dict(zip(STAGES, (_conv1, _primary, _predictions, _routing, _decoder)))
+
+
+class Stage(gluon.HybridBlock):
+    """One stage of a CapsNet as a block of its own, sharing the network's parameters.
+
+    Parameters
+    ----------
+    net : CapsNet
+        The network, e.g. from :func:`~gluon_caps.model_zoo.get_model`.
+    stage : str
+        One of :data:`STAGES`.
+
+    Inputs:
+        - ``conv1``: images ``(batch, channels, height, width)``.
+        - ``primary``: conv1's feature maps ``(batch, C1, H1, W1)``.
+        - ``predictions``: primary capsules ``(batch, N, d)``.
+        - ``routing``: the predictions in routing's layout ``(batch, J, N, D)``.
+        - ``decoder``: class capsules ``(batch, J, D)`` and, optionally, one-hot labels
+          ``(batch, J)`` to mask them by (omitted: the longest capsule, as in inference).
+
+    Outputs:
+        - the stage's output in the same layout: the input of the next stage; the decoder's is
+          the flat reconstruction ``(batch, pixels)``.
     """
 
     def __init__(self, net, stage, **kwargs):
-        super(Prefix, self).__init__(**kwargs)
-        self._depth = STAGES.index(stage)
+        super(Stage, self).__init__(**kwargs)
+        self._forward = _FORWARD[stage]
         self.net = net
 
-    def hybrid_forward(self, F, x):
-        net = self.net
-        out = net.conv1(x)                                                  # (B, C1, H, W)
-        if self._depth >= 1:
-            out = net.primary_caps(out)                                     # (B, N, d)
-        if self._depth == 2:
-            caps = net.digit_caps.predictions
-            out = caps.by_output(F, out, 0, caps.num_in)                    # (B, J, N, D)
-        if self._depth <= 2:
-            return F.slice_axis(out, axis=1, begin=0, end=1)                # (B, 1, ...)
-        out = net.digit_caps(out)                                           # (B, J, D)
-        out = out[0] if isinstance(out, (list, tuple)) else out
-        return capsule_length(F, out)                                       # (B, J)
+    def hybrid_forward(self, F, *inputs):
+        return self._forward(F, self.net, *inputs)
 
 
-class DecoderStage(gluon.HybridBlock):
-    """The masking and reconstruction decoder of a CapsNet alone, sharing its parameters."""
+def stage_times(net, x, mask, train, steps, hybridize=True, rounds=3):
+    r"""Milliseconds per batch of each stage of ``net``, each timed alone on its own inputs.
 
-    def __init__(self, net, **kwargs):
-        super(DecoderStage, self).__init__(**kwargs)
-        self.net = net
-
-    def hybrid_forward(self, F, v, mask):
-        return self.net.decoder(self.net.mask(v, mask))                     # (B, 1, P)
-
-
-def stage_times(net, x, mask, train, steps, hybridize=True):
-    """Milliseconds per batch of each stage of ``net``.
+    - ``conv1``: the first convolution and its ReLU, on the images.
+    - ``primary``: the PrimaryCaps convolution, reshape and squash, on conv1's output.
+    - ``predictions``: :math:`\hat u_{j|i} = W_{ij} u_i` for every pair of primary and class
+      capsules, computed once in routing's layout.
+    - ``routing``: the routing iterations on those predictions. A network with
+      ``routing_chunks > 1`` routes chunk by chunk and, hybridized, recomputes each chunk's
+      predictions where routing uses them (see :class:`~gluon_caps.nn.DenseCaps`); that
+      recomputation is in neither stage.
+    - ``decoder``: the masking (by the labels in training, by the longest capsule in
+      inference) and the reconstruction decoder, on the class capsules.
+    - ``loss + update`` (training): the capsule lengths, the margin and reconstruction loss
+      forward and backward, and the Adam update of every parameter (:data:`OPTIMIZER`).
+    - ``rest`` (inference): the capsule lengths, the network's output.
 
     Parameters
     ----------
     net : CapsNet
         Initialized.
     x, mask : NDArray
-        A batch of images and one-hot labels.
+        A batch of images ``(batch, channels, height, width)`` and one-hot labels
+        ``(batch, num_classes)``.
     train : bool
-        Time forward and backward (gradient of the sum of the stage's output) instead of the
-        forward pass alone (run under :func:`~gluon_caps.nn.fast_forward`).
+        Time each stage forward and backward, from the gradient of the sum of its output to
+        those of its parameters and, after conv1, of its input (as in the network's backward
+        pass), instead of the forward pass alone (under :func:`~gluon_caps.nn.fast_forward`).
     steps : int
-        Timed calls per prefix.
+        Timed calls per round.
     hybridize : bool
-        Hybridize the prefixes with static memory, as the model is.
+        Hybridize each stage with static memory, as the model is.
+    rounds : int
+        The fastest of this many rounds counts (see :func:`time_call`).
 
     Returns
     -------
     collections.OrderedDict
-        Stage name -> milliseconds (a stage the network lacks, e.g. no decoder, is absent).
+        Stage name -> milliseconds, in the order above (a stage the network lacks, e.g. no
+        decoder, is absent). Every value is a time measured on its own, never negative.
     """
-    blocks = [(stage, Prefix(net, stage), (x,)) for stage in STAGES[:-1]]
-    if net.decoder is not None:
-        v = mx.nd.random.uniform(-0.2, 0.2, shape=(x.shape[0], net.num_classes,
-                                                   net.digit_caps.predictions.weight.shape[2]),
-                                 ctx=x.context)
-        v.attach_grad()                              # the decoder's input gradient counts too
-        blocks.append(("decoder", DecoderStage(net), (v, mask)))
     times = collections.OrderedDict()
-    previous = 0.0
-    for stage, block, inputs in blocks:
+
+    def timed(stage, *inputs):
+        block = Stage(net, stage)
         if hybridize:
             block.hybridize(static_alloc=True, static_shape=True)
-        with warnings.catch_warnings():      # a prefix leaves the later stages' parameters unused
-            warnings.filterwarnings("ignore", message=".*is not used by any computation")
-            seconds = time_call(_runner(block, inputs, train), steps)
-        if stage == "decoder":
-            times[stage] = 1e3 * seconds
-        else:
-            times[stage], previous = 1e3 * (seconds - previous), seconds
+        run = _runner(block, inputs, train)
+        times[stage] = 1e3 * time_call(run, steps, rounds=rounds)
+        out = run().copy()                    # the next stage's input, a gradient leaf if needed
+        if train:
+            out.attach_grad()
+        return out
+
+    with warnings.catch_warnings():          # a stage leaves the others' parameters unused
+        warnings.filterwarnings("ignore", message=".*is not used by any computation")
+        v = timed("routing", timed("predictions", timed("primary", timed("conv1", x))))
+        reconstruction = None
+        if net.decoder is not None:
+            reconstruction = timed("decoder", v, *([mask] if train else []))
+    tail = _loss_and_update(net, x, mask, v, reconstruction) if train \
+        else (lambda: capsule_length(mx.nd, v))
+    times["loss + update" if train else "rest"] = 1e3 * time_call(tail, steps, rounds=rounds)
     return times
 
 
@@ -134,3 +180,23 @@ def _runner(block, inputs, train):
             with fast_forward():
                 return block(*inputs)
     return run
+
+
+def _loss_and_update(net, x, mask, v, reconstruction):
+    """A call that computes the capsule lengths of ``v`` and the loss, back-propagates them to
+    ``v`` and ``reconstruction`` and updates every parameter with its gradient, as a training
+    step does after the network's backward pass."""
+    loss = CapsuleLoss()
+    update = mx.optimizer.get_updater(mx.optimizer.create(OPTIMIZER[0], **OPTIMIZER[1]))
+    params = [param for param in net.collect_params().values() if param.grad_req != "null"]
+    indices = list(range(len(params)))
+    grads = [param.grad(x.context) for param in params]
+    weights = [param.data(x.context) for param in params]
+
+    def step():
+        with autograd.record():
+            value = loss(capsule_length(mx.nd, v), mask, reconstruction, x)
+        value.backward()
+        update(indices, grads, weights)
+        return value
+    return step

@@ -29,11 +29,13 @@ def _batch_sizes(ctx, param, value):
 @click.option("--hybridize/--no-hybridize", default=True, show_default=True,
               help="hybridize(static_alloc=True, static_shape=True), or imperative.")
 @click.option("--steps", type=click.IntRange(min=1), default=10, show_default=True,
-              help="Timed steps per round; the fastest of 3 rounds counts.")
+              help="Timed steps per round.")
+@click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
+              help="Rounds of --steps steps; the fastest counts (model, ceiling and stages).")
 @click.option("--routing-chunks", type=click.IntRange(min=1), default=1, show_default=True,
               help="Route over this many chunks of primary capsules (memory-bounded routing).")
 @click.option("--stages/--no-stages", default=True, show_default=True,
-              help="Time each stage of the network.")
+              help="Time each stage of the network alone, on inputs computed beforehand.")
 @click.option("--ceiling/--no-ceiling", default=True, show_default=True,
               help="Measure the PrimaryCaps convolution alone (the ceiling).")
 @click.option("--memory-sweep", callback=_batch_sizes, default=None, metavar="B1,B2,...",
@@ -45,17 +47,29 @@ def _batch_sizes(ctx, param, value):
               help="The Python that has torch, for --torch-reference.")
 @ctx_option
 @json_option
-def bench(model, batch_size, mode, hybridize, steps, routing_chunks, stages, ceiling,
+def bench(model, batch_size, mode, hybridize, steps, rounds, routing_chunks, stages, ceiling,
           memory_sweep, torch_reference, torch_python, ctx, as_json):
     """Images/s, peak memory and a per-stage breakdown against the ceiling.
 
     The ceiling is the model's PrimaryCaps convolution (about 94 % of its arithmetic) run alone
     through MXNet's best kernel: its GFLOP/s divided by the model's GFLOP per image gives the
-    images/s this machine could reach if everything else were free."""
+    images/s this machine could reach if everything else were free.
+
+    Each stage (conv1, primary, predictions, routing, decoder, and last the capsule lengths:
+    "rest", or in training "loss + update" with the loss and the Adam update) is timed alone,
+    forward and, in training, backward, on inputs the stages before it computed once; so no
+    stage time is a difference of two timings, and none is negative. Timed apart, the stages
+    do not share the whole network's graph and memory plan, so their sum, printed under them,
+    need not equal the whole step.
+
+    Bad options, a missing --torch-reference script or a --torch-python that is no executable
+    are reported before anything is timed."""
     from .. import benchmark
     from ..training import select_context
+    if torch_reference:
+        benchmark.check_torch_reference(torch_reference, torch_python)
     result = benchmark.run_benchmark(model, batch_size, mode, hybridize, steps, stages, ceiling,
-                                     routing_chunks, select_context(ctx, 0))
+                                     routing_chunks, select_context(ctx, 0), rounds)
     if memory_sweep:
         result["memory_sweep_gib"] = benchmark.peak_memory_sweep(memory_sweep, model, mode,
                                                                  routing_chunks)

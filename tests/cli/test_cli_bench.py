@@ -5,15 +5,18 @@ import sys
 import pytest
 
 from tests.cli.helpers import assert_input_error, assert_ok, invoke
+from tests.test_benchmark import use_clock
 
-TINY = ("--batch-size", 2, "--steps", 1)
+TINY = ("--batch-size", 2, "--steps", 1, "--rounds", 1)
 
 
-def test_bench_table_names_ceiling_model_memory_and_stages():
+def test_bench_table_names_ceiling_model_memory_and_stages(monkeypatch):
+    use_clock(monkeypatch, 0.5)              # a step of 2 images and every stage: 0.5 s
     out = assert_ok(invoke("bench", "--mode", "train", *TINY))
-    for fragment in ("ceiling:", "GFLOP/s forward", "images/s = ", "of the ceiling",
-                     "peak resident", "conv1", "primary", "predictions", "routing", "decoder",
-                     "loss + update"):
+    for fragment in ("ceiling:", "GFLOP/s forward", "model:      4.0 images/s = ",
+                     "of the ceiling", "peak resident", "forward+backward, each timed alone",
+                     "conv1", "primary", "predictions", "routing", "decoder", "loss + update",
+                     "3000.0 against 500.0 for the whole step"):
         assert fragment in out, fragment
 
 
@@ -21,9 +24,11 @@ def test_bench_json_imperative_with_routing_chunks():
     result = json.loads(assert_ok(invoke("bench", "--json", "--mode", "infer", "--no-hybridize",
                                          "--routing-chunks", 3, "--no-ceiling", *TINY)))
     assert result["hybridize"] is False and result["routing_chunks"] == 3
+    assert result["images_per_s"] > 0 and result["images_per_s_inference_kernels"] > 0
     assert "fraction_of_ceiling" not in result
-    assert set(result["stages_ms"]) == {"conv1", "primary", "predictions", "routing", "decoder",
-                                        "rest"}
+    assert list(result["stages_ms"]) == ["conv1", "primary", "predictions", "routing",
+                                         "decoder", "rest"]
+    assert all(ms > 0 for ms in result["stages_ms"].values()), result["stages_ms"]
 
 
 @pytest.mark.slow
@@ -34,14 +39,18 @@ def test_bench_memory_sweep_runs_one_process_per_batch_size():
     assert all(0.1 < peak < 8 for peak in result["memory_sweep_gib"].values())
 
 
-def test_bench_compares_with_a_reference_script(tmp_path):
+def test_bench_compares_with_a_reference_script(monkeypatch, tmp_path):
+    use_clock(monkeypatch, 0.5)              # gluon-caps: 2 images in 0.5 s, 4 images/s
     script = tmp_path / "reference.py"
-    script.write_text("import sys\nprint('torch_cpu_%s_img_per_s=4.0' % sys.argv[2])\n")
-    result = json.loads(assert_ok(invoke("bench", "--json", "--no-stages", "--no-ceiling",
-                                         "--torch-reference", script,
+    script.write_text("import sys\n"
+                      "open(sys.argv[0] + '.args', 'w').write(' '.join(sys.argv[1:]))\n"
+                      "print('torch_cpu_%s_img_per_s=2.5' % sys.argv[2])\n")
+    result = json.loads(assert_ok(invoke("bench", "--json", "--mode", "infer", "--no-stages",
+                                         "--no-ceiling", "--torch-reference", script,
                                          "--torch-python", sys.executable, *TINY)))
-    assert result["torch_images_per_s"] == 4.0
-    assert result["speedup_over_torch"] == pytest.approx(result["images_per_s"] / 4.0)
+    assert (tmp_path / "reference.py.args").read_text() == "--mode infer --batch 2 --steps 1"
+    assert result["torch_images_per_s"] == 2.5
+    assert result["speedup_over_torch"] == pytest.approx(1.6)
 
 
 @pytest.mark.parametrize("args, fragments", [
@@ -52,14 +61,16 @@ def test_bench_compares_with_a_reference_script(tmp_path):
     (("--model", "capsnet_nope"), ("capsnet_nope",)),
     (("--mode", "fast"), ("--mode",)),
     (("--batch-size", 0), ("--batch-size",)),
+    (("--rounds", 0), ("--rounds",)),
     (("--routing-chunks", 5000), ("--routing-chunks", "1152 primary capsules", "5000")),
 ])
-def test_bench_bad_input(args, fragments):
-    assert_input_error(invoke("bench", "--no-stages", "--no-ceiling", *(TINY + args)),
-                       *fragments)
+def test_bench_bad_input_is_reported_before_any_timing(monkeypatch, args, fragments):
+    use_clock(monkeypatch, None)
+    assert_input_error(invoke("bench", *(TINY + args)), *fragments)
 
 
-def test_bench_reference_without_a_result_line_is_one_line(tmp_path):
+def test_bench_reference_without_a_result_line_is_one_line(monkeypatch, tmp_path):
+    use_clock(monkeypatch, 0.5)
     script = tmp_path / "quiet.py"
     script.write_text("print('hello')\n")
     assert_input_error(invoke("bench", "--no-stages", "--no-ceiling", "--torch-reference",
@@ -68,12 +79,14 @@ def test_bench_reference_without_a_result_line_is_one_line(tmp_path):
 
 
 def test_bench_failing_memory_sweep_is_one_line(monkeypatch):
+    use_clock(monkeypatch, 0.5)
     monkeypatch.setattr(sys, "executable", "/bin/false")      # every child process fails
     assert_input_error(invoke("bench", "--no-stages", "--no-ceiling", "--memory-sweep", "1",
                               *TINY), "--memory-sweep at batch size 1 failed: exit code 1")
 
 
-def test_bench_failing_reference_is_one_line(tmp_path):
+def test_bench_failing_reference_is_one_line(monkeypatch, tmp_path):
+    use_clock(monkeypatch, 0.5)
     script = tmp_path / "broken.py"
     script.write_text("raise SystemExit('no torch here')\n")
     assert_input_error(invoke("bench", "--no-stages", "--no-ceiling", "--torch-reference",
