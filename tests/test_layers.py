@@ -3,8 +3,12 @@ import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
+from gluon_caps import ops
 from gluon_caps.errors import ConfigError
-from gluon_caps.nn import CapsuleMask, Decoder, DenseCaps, DynamicRouting, PrimaryCaps
+from gluon_caps.nn import (CapsuleMask, CapsulePredictions, Decoder, DenseCaps, DynamicRouting,
+                           PrimaryCaps)
+
+from tests.helpers import graph_operators, require_fused_ops
 
 
 class Identity(gluon.HybridBlock):
@@ -119,3 +123,20 @@ def test_dense_caps_rejects_bad_chunk_counts(chunks):
 def test_dense_caps_chunks_need_dynamic_routing():
     with pytest.raises(ConfigError, match="DynamicRouting"):
         DenseCaps(num_in=11, dim_in=4, num_out=3, dim_out=5, routing=Identity(), chunks=2)
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_fused_argument_chooses_the_operators_of_the_graph(fused):
+    if fused:
+        require_fused_ops()
+    routing_ops = {"caps_weighted_sum", "caps_agreement"}
+    layers = [(CapsulePredictions(7, 4, 3, 5, fused=fused), (2, 7, 4), {"caps_predictions"}),
+              (DynamicRouting(fused=fused), (2, 7, 3, 5), routing_ops),
+              (DenseCaps(7, 4, 3, 5, fused=fused), (2, 7, 4), set(ops.FUSED_OPERATORS)),
+              # recomputed chunks compute their predictions with batch_dot
+              (DenseCaps(7, 4, 3, 5, chunks=2, fused=fused), (2, 7, 4), routing_ops)]
+    for layer, shape, fused_operators in layers:
+        run(layer, True, mx.nd.random.normal(shape=shape))
+        operators = graph_operators(layer)
+        assert operators & set(ops.FUSED_OPERATORS) == (fused_operators if fused else set()), layer
+        assert fused or "batch_dot" in operators, layer

@@ -1,11 +1,17 @@
+import warnings
+
 import mxnet as mx
 import numpy as np
 import pytest
 from mxnet import autograd, gluon
 
+from gluon_caps import ops
 from gluon_caps.errors import ConfigError
 from gluon_caps.loss import CapsuleLoss
 from gluon_caps.model_zoo import CapsNet, get_model, get_model_list
+
+from tests.helpers import (graph_operators, require_fused_ops, symbol_operators,
+                           without_compiler)
 
 EXPECTED_PARAMETERS = {
     "capsnet_mnist": 8215568,          # the paper's figure
@@ -86,12 +92,60 @@ def test_every_model_hybridizes_and_exports(name, tmp_path):
                                            rtol=1e-5, atol=1e-6)
     prefix = str(tmp_path / name)
     net.export(prefix)
+    assert not symbol_operators(prefix) & set(ops.FUSED_OPERATORS)
     imported = gluon.SymbolBlock.imports(prefix + "-symbol.json", ["data"], prefix + "-0000.params")
     for batch in (1, 3):
         lengths, reconstruction = imported(inputs[batch])
         np.testing.assert_allclose(lengths.asnumpy(), expected[batch][0][0].asnumpy(), rtol=1e-5)
         np.testing.assert_allclose(reconstruction.asnumpy(), expected[batch][0][1].asnumpy(),
                                    rtol=1e-5, atol=1e-6)
+
+
+def _saved_parameters(net, path):
+    """Names and shapes of a network's parameters as ``save_parameters`` writes them."""
+    net.initialize()
+    net.save_parameters(path)
+    return {name: array.shape for name, array in mx.nd.load(path).items()}
+
+
+@pytest.mark.parametrize("fused", [None, True, False])
+def test_building_a_model_builds_nothing_and_keeps_the_parameter_names(
+        fused, monkeypatch, tmp_path):
+    attempts = without_compiler(monkeypatch, tmp_path / "cache")
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        nets = [get_model(name, fused=fused) for name in get_model_list()]
+    assert attempts == [] and caught == [] and not (tmp_path / "cache").exists()
+    assert all(net.digit_caps.predictions.fused is fused and net.digit_caps.routing.fused is fused
+               for net in nets)
+    # the names of shipped weights, pinned in test_pretrained.py
+    assert _saved_parameters(nets[0], str(tmp_path / "fused.params")) == \
+        _saved_parameters(get_model(nets[0].model_name), str(tmp_path / "default.params"))
+
+
+@pytest.mark.parametrize("fused", [False, True])
+def test_fused_argument_chooses_the_operators_of_every_capsule_layer(fused, hybridize):
+    if fused:
+        require_fused_ops()
+    x = mx.nd.random.uniform(shape=(2, 1, 12, 12))
+    expected = tiny_capsnet(fused=False)
+    expected.initialize()
+    net = tiny_capsnet(fused=fused, params=expected.collect_params())
+    if hybridize:
+        net.hybridize()
+    for got, want in zip(net(x), expected(x)):
+        np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-5, atol=1e-6)
+    if hybridize:
+        used = graph_operators(net) & set(ops.FUSED_OPERATORS)
+        assert used == (set(ops.FUSED_OPERATORS) if fused else set())
+
+
+def test_fused_true_without_a_compiler_raises_at_the_first_call(monkeypatch, tmp_path):
+    without_compiler(monkeypatch, tmp_path / "cache")
+    net = tiny_capsnet(fused=True)
+    net.initialize()
+    with pytest.raises(ops.OpsBuildError, match="no C\\+\\+ compiler 'nope'"):
+        net(mx.nd.zeros((1, 1, 12, 12)))
 
 
 def test_outputs_with_one_and_two_masks_and_coupling(hybridize):

@@ -1,8 +1,9 @@
 """The fused routing operators of gluon_caps.ops: values and gradients against NumPy, routing
-with them against routing with batch_dot, and when routing uses them (build, cache, fallback)."""
-import contextlib
-import json
+with them against routing with batch_dot, and when routing uses them (build, cache, fallback,
+nothing built before a graph needs them)."""
 import os
+import shutil
+import warnings
 
 import mxnet as mx
 import numpy as np
@@ -14,8 +15,12 @@ from gluon_caps.errors import ConfigError
 from gluon_caps.nn import CapsulePredictions, DenseCaps, DynamicRouting
 from gluon_caps.ops import build
 
+from tests.helpers import (graph_operators, require_fused_ops, symbol_operators,
+                           unload_fused_ops, without_compiler)
+
 
 def test_routing_uses_the_fused_operators_on_this_cpu():
+    require_fused_ops()
     assert ops.fused_routing()
     assert os.path.isfile(ops.load())
     assert ops.load().startswith(build.cache_dir())
@@ -29,7 +34,7 @@ class FusedPair(gluon.HybridBlock):
 @pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("float64", 1e-12)])
 @pytest.mark.parametrize("shape", [(1, 3, 1), (4, 70, 5), (3, 130, 16)])
 def test_fused_operators_match_numpy_values_and_gradients(shape, dtype, tolerance, hybridize):
-    ops.load()
+    require_fused_ops()
     rows, num_in, dim = shape
     rng = np.random.RandomState(rows + num_in)
     c, u, v = rng.rand(rows, num_in), rng.randn(rows, num_in, dim), rng.randn(rows, dim)
@@ -65,7 +70,7 @@ class FusedPredictions(gluon.HybridBlock):
 @pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("float64", 1e-12)])
 @pytest.mark.parametrize("shape", [(1, 1, 1, 1, 1), (3, 5, 2, 3, 4), (2, 37, 10, 16, 8)])
 def test_fused_predictions_match_numpy_values_and_gradients(shape, dtype, tolerance, hybridize):
-    ops.load()
+    require_fused_ops()
     batch, num_in, num_out, dim_out, dim_in = shape
     rng = np.random.RandomState(num_in)
     u, weight = rng.randn(batch, num_in, dim_in), rng.randn(num_in, num_out, dim_out, dim_in)
@@ -90,7 +95,7 @@ def test_fused_predictions_match_numpy_values_and_gradients(shape, dtype, tolera
 
 
 def test_fused_operators_reject_mismatched_inputs():
-    ops.load()
+    require_fused_ops()
     with pytest.raises(mx.base.MXNetError, match="caps_agreement"):
         mx.nd.caps_agreement(mx.nd.ones((2, 3, 4)), mx.nd.ones((2, 5))).wait_to_read()
     with pytest.raises(mx.base.MXNetError, match="float32 or two float64"):
@@ -103,21 +108,20 @@ def _route(fused, hybridize, detach):
     u_hat = mx.nd.array(np.random.RandomState(5).randn(3, 75, 4, 6) * 0.5)
     head = mx.nd.array(np.random.RandomState(6).randn(3, 4, 6))
     u_hat.attach_grad()
-    with contextlib.ExitStack() as stack:
-        if not fused:
-            stack.enter_context(ops.portable())
-        block = DynamicRouting(num_routing=3, detach_intermediate=detach, return_coupling=True)
-        block.initialize()
-        if hybridize:
-            block.hybridize()
-        with autograd.record():
-            v, coupling = block(u_hat)
-        v.backward(head)
+    block = DynamicRouting(num_routing=3, detach_intermediate=detach, return_coupling=True,
+                           fused=fused)
+    block.initialize()
+    if hybridize:
+        block.hybridize()
+    with autograd.record():
+        v, coupling = block(u_hat)
+    v.backward(head)
     return v.asnumpy(), coupling.asnumpy(), u_hat.grad.asnumpy()
 
 
 @pytest.mark.parametrize("detach", [True, False])
 def test_fused_routing_equals_batch_dot_routing(detach, hybridize):
+    require_fused_ops()
     for fused, reference in zip(_route(True, hybridize, detach), _route(False, hybridize, detach)):
         np.testing.assert_allclose(fused, reference, rtol=1e-5, atol=1e-6)
 
@@ -126,66 +130,72 @@ def _dense_caps(fused, hybridize, chunks):
     u = mx.nd.array(np.random.RandomState(7).randn(2, 40, 5) * 0.5)
     head = mx.nd.array(np.random.RandomState(8).randn(2, 3, 6))
     u.attach_grad()
-    with contextlib.ExitStack() as stack:
-        if not fused:
-            stack.enter_context(ops.portable())
-        mx.random.seed(4)
-        layer = DenseCaps(40, 5, 3, 6, routing=DynamicRouting(num_routing=3), chunks=chunks)
-        layer.initialize()
-        if hybridize:
-            layer.hybridize()
-        with autograd.record():
-            v = layer(u)
-        v.backward(head)
+    mx.random.seed(4)
+    layer = DenseCaps(40, 5, 3, 6, routing=DynamicRouting(num_routing=3, fused=fused),
+                      chunks=chunks, fused=fused)
+    layer.initialize()
+    if hybridize:
+        layer.hybridize()
+    with autograd.record():
+        v = layer(u)
+    v.backward(head)
     weight = layer.predictions.weight
     return v.asnumpy(), u.grad.asnumpy(), weight.grad().asnumpy()
 
 
 @pytest.mark.parametrize("chunks", [1, 3])
 def test_fused_dense_caps_equals_batch_dot_dense_caps(chunks, hybridize):
+    require_fused_ops()
     fused, reference = _dense_caps(True, hybridize, chunks), _dense_caps(False, hybridize, chunks)
     for name, value, expected in zip(["v", "grad u", "grad W"], fused, reference):
         np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6, err_msg=name)
 
 
 def test_standalone_predictions_are_the_same_both_ways(hybridize):
+    require_fused_ops()
     u = mx.nd.array(np.random.RandomState(9).randn(3, 7, 4))
     outputs = []
     for fused in (True, False):
-        with contextlib.ExitStack() as stack:
-            if not fused:
-                stack.enter_context(ops.portable())
-            block = CapsulePredictions(7, 4, 3, 5)
-            block.initialize()
-            block.weight.set_data(mx.nd.array(np.random.RandomState(10).randn(7, 3, 5, 4)))
-            if hybridize:
-                block.hybridize()
-            outputs.append(block(u).asnumpy())
+        block = CapsulePredictions(7, 4, 3, 5, fused=fused)
+        block.initialize()
+        block.weight.set_data(mx.nd.array(np.random.RandomState(10).randn(7, 3, 5, 4)))
+        if hybridize:
+            block.hybridize()
+        outputs.append(block(u).asnumpy())
     assert outputs[0].shape == (3, 7, 3, 5)
     np.testing.assert_allclose(outputs[0], outputs[1], rtol=1e-5, atol=1e-6)
 
 
-def _graph_operators(tmp_path, name):
+def _export_as_built(tmp_path, name):
+    """Export a hybridized DenseCaps with the graph it built (``fused=True``); its operators."""
     block = DenseCaps(8, 2, 3, 4, routing=DynamicRouting(num_routing=2))
     block.initialize()
     block.hybridize()
     block(mx.nd.ones((1, 8, 2)))
-    block.export(str(tmp_path / name))
-    with open(str(tmp_path / (name + "-symbol.json"))) as handle:
-        return {node["op"] for node in json.load(handle)["nodes"]}
+    block.export(str(tmp_path / name), fused=True)
+    return symbol_operators(str(tmp_path / name))
 
 
 def test_hybridized_graph_is_fused_unless_built_portable(tmp_path):
-    assert set(ops.FUSED_OPERATORS) <= _graph_operators(tmp_path, "fused")
+    require_fused_ops()
+    assert set(ops.FUSED_OPERATORS) <= _export_as_built(tmp_path, "fused")
     with ops.portable():
-        portable = _graph_operators(tmp_path, "portable")
+        portable = _export_as_built(tmp_path, "portable")
     assert not set(ops.FUSED_OPERATORS) & portable and "batch_dot" in portable
 
 
-def test_load_for_symbol_loads_only_for_graphs_that_use_them(tmp_path, monkeypatch):
-    _graph_operators(tmp_path, "fused")
+def test_portable_wins_over_fused_true():
+    require_fused_ops()
     with ops.portable():
-        _graph_operators(tmp_path, "portable")
+        assert not ops.fused_routing(True)
+    assert ops.fused_routing(True)
+
+
+def test_load_for_symbol_loads_only_for_graphs_that_use_them(tmp_path, monkeypatch):
+    require_fused_ops()
+    _export_as_built(tmp_path, "fused")
+    with ops.portable():
+        _export_as_built(tmp_path, "portable")
     calls = []
     monkeypatch.setattr(ops, "load", lambda: calls.append(1))
     ops.load_for_symbol(str(tmp_path / "portable-symbol.json"))
@@ -198,9 +208,78 @@ def test_load_for_symbol_loads_only_for_graphs_that_use_them(tmp_path, monkeypat
 @pytest.fixture
 def unloaded(monkeypatch, tmp_path):
     """A process state in which the operators were never loaded, with an empty cache."""
-    monkeypatch.setattr(ops, "_loaded", {"path": None, "error": None, "warned": False})
-    monkeypatch.setenv("GLUON_CAPS_CACHE", str(tmp_path / "cache"))
+    unload_fused_ops(monkeypatch, tmp_path / "cache")
     return monkeypatch
+
+
+@pytest.fixture
+def no_compiler(monkeypatch, tmp_path):
+    """:func:`unloaded` without a compiler; the list of attempts to build the library."""
+    return without_compiler(monkeypatch, tmp_path / "cache")
+
+
+def _capsule_layers(fused):
+    return [CapsulePredictions(6, 2, 3, 4, fused=fused), DynamicRouting(fused=fused),
+            DenseCaps(6, 2, 3, 4, fused=fused)]
+
+
+def test_creating_capsule_layers_builds_and_loads_nothing(no_compiler):
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always")
+        for fused in (None, True, False):
+            _capsule_layers(fused)
+    assert no_compiler == [] and caught == []
+
+
+@pytest.mark.parametrize("index", [0, 1, 2])
+def test_fused_true_without_a_compiler_raises_at_the_first_graph(no_compiler, index, hybridize):
+    layer = _capsule_layers(True)[index]
+    u = mx.nd.ones((2, 6, 3, 4) if isinstance(layer, DynamicRouting) else (2, 6, 2))
+    layer.initialize()
+    if hybridize:
+        layer.hybridize()
+    with pytest.raises(ops.OpsBuildError, match="no C\\+\\+ compiler 'nope'"):
+        layer(u)
+
+
+def test_fused_false_builds_nothing_and_uses_batch_dot(no_compiler):
+    layer = DenseCaps(6, 2, 3, 4, fused=False)
+    layer.initialize()
+    layer.hybridize()
+    assert layer(mx.nd.ones((2, 6, 2))).shape == (2, 3, 4)
+    assert not set(ops.FUSED_OPERATORS) & graph_operators(layer)
+    assert "batch_dot" in graph_operators(layer) and no_compiler == []
+
+
+def test_load_for_block_loads_only_for_layers_that_would_use_them(no_compiler):
+    declined = gluon.nn.HybridSequential()
+    declined.add(gluon.nn.Dense(12, flatten=False), DenseCaps(6, 2, 3, 4, fused=False))
+    assert not ops.load_for_block(declined) and not ops.load_for_block(gluon.nn.Dense(3))
+    assert no_compiler == []
+    required = gluon.nn.HybridSequential()
+    required.add(declined, DynamicRouting(fused=True))
+    with pytest.raises(ops.OpsBuildError, match="no C\\+\\+ compiler 'nope'"):
+        ops.load_for_block(required)
+    with pytest.warns(RuntimeWarning, match="routing uses batch_dot.*no C\\+\\+ compiler"):
+        assert not ops.load_for_block(DenseCaps(6, 2, 3, 4))
+
+
+def test_load_for_block_loads_them_for_a_network_that_uses_them(monkeypatch):
+    require_fused_ops()
+    monkeypatch.delenv(ops.ENV_VAR, raising=False)
+    loaded = []
+    monkeypatch.setattr(ops, "load", lambda: loaded.append(1))
+    net = gluon.nn.HybridSequential()
+    net.add(gluon.nn.Dense(12, flatten=False), DenseCaps(6, 2, 3, 4))
+    assert ops.load_for_block(net) and loaded
+
+
+def test_fused_argument_overrides_the_environment(unloaded):
+    unloaded.setenv(ops.ENV_VAR, "1")
+    unloaded.setattr(ops, "build_library", None)        # any attempt to build would fail
+    assert not ops.fused_routing(False)
+    with pytest.raises(ConfigError, match="fused must be None, True or False, got 'yes'"):
+        ops.fused_routing("yes")
 
 
 def test_fused_ops_0_uses_batch_dot_without_building(unloaded):
@@ -249,11 +328,14 @@ def test_unwritable_cache_directory_is_named(unloaded, tmp_path):
     blocker = tmp_path / "file"
     blocker.write_text("not a directory")
     unloaded.setenv("GLUON_CAPS_CACHE", str(blocker / "cache"))
+    unloaded.setenv("CXX", "false")                     # a compiler on every machine
     with pytest.raises(ops.OpsBuildError, match="cannot write to the cache directory .*file"):
         build.build_library()
 
 
 def test_library_is_built_once_and_reused(unloaded, tmp_path):
+    if shutil.which(os.environ.get("CXX", "g++")) is None:
+        pytest.skip("no C++ compiler %r to build the library with" % os.environ.get("CXX", "g++"))
     path = build.build_library()
     assert os.path.dirname(path) == str(tmp_path / "cache") and os.path.getsize(path) > 0
     unloaded.setattr(build.subprocess, "run", None)     # a second build would fail

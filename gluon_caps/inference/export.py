@@ -44,7 +44,7 @@ def export_checkpoint(checkpoint, prefix):
     spec = get_dataset_spec(config["dataset"])
     files = export_files(prepare_output(prefix))
     ctx = net.collect_params().list_ctx()[0]
-    with portable():                    # standard operators only: loads in any MXNet
+    with portable():                    # batch_dot: compiles and loads no fused operators
         net.hybridize()
         net(mx.nd.zeros((1,) + tuple(net.input_shape), ctx=ctx))   # the no-mask inference graph
     meta = {"format": META_FORMAT, "model": net.model_name,

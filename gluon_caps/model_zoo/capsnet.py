@@ -54,6 +54,12 @@ class CapsNet(OptionalInputBlock):
     routing_chunks : int, default 1
         Route over this many chunks of primary capsules to bound the memory of the predictions
         (see :class:`~gluon_caps.nn.DenseCaps`); the same parameters and results.
+    fused : bool or None, default None
+        Whether the capsule layers use the fused CPU operators of :mod:`gluon_caps.ops`:
+        ``True`` requires them (an :class:`~gluon_caps.ops.OpsBuildError` at the first graph
+        built if they cannot be built), ``False`` uses ``batch_dot``, ``None`` leaves the choice
+        to ``GLUON_CAPS_FUSED_OPS`` (by default: the fused operators on a CPU where they
+        build). Building the network builds and loads nothing; the same parameters either way.
 
     Inputs:
         - **x**: images ``(batch, channels, height, width)``, values in [0, 1].
@@ -68,13 +74,16 @@ class CapsNet(OptionalInputBlock):
 
     Hybridized, calls with and without a mask may alternate (see
     :class:`~gluon_caps.nn.OptionalInputBlock`); ``export`` saves the graph of the last call, so
-    call ``net(x)`` before exporting an inference model.
+    call ``net(x)`` before exporting an inference model. The graph it writes has standard MXNet
+    operators only and loads in any MXNet, unless ``export(path, fused=True)`` asks for the
+    graph as built (see :class:`~gluon_caps.nn.PortableExport`).
     """
 
     def __init__(self, input_shape=(1, 28, 28), num_classes=10, num_routing=3, with_decoder=True,
                  conv_channels=256, conv_kernel=9, primary_channels=32, primary_dim=8,
                  primary_strides=2, class_dim=16, decoder_units=(512, 1024),
-                 detach_intermediate=True, return_coupling=False, routing_chunks=1, **kwargs):
+                 detach_intermediate=True, return_coupling=False, routing_chunks=1, fused=None,
+                 **kwargs):
         super(CapsNet, self).__init__(**kwargs)
         input_shape = tuple(int(size) for size in input_shape)
         if len(input_shape) != 3:
@@ -100,14 +109,16 @@ class CapsNet(OptionalInputBlock):
             self.primary_caps = PrimaryCaps(primary_channels, primary_dim, conv_kernel,
                                             primary_strides, in_channels=conv_channels,
                                             weight_initializer=conv_init)
-            routing = DynamicRouting(num_routing, detach_intermediate, return_coupling)
+            routing = DynamicRouting(num_routing, detach_intermediate, return_coupling,
+                                     fused=fused)
             if int(routing_chunks) != routing_chunks or \
                     not 1 <= routing_chunks <= self.num_primary_capsules:
                 raise ConfigError("routing_chunks (--routing-chunks) must be an integer from 1 to "
                                   "the %d primary capsules, got %r"
                                   % (self.num_primary_capsules, routing_chunks))
             self.digit_caps = DenseCaps(self.num_primary_capsules, primary_dim, num_classes,
-                                        class_dim, routing=routing, chunks=routing_chunks)
+                                        class_dim, routing=routing, chunks=routing_chunks,
+                                        fused=fused)
             self.mask = CapsuleMask(num_classes)
             self.decoder = Decoder(num_classes * class_dim, channels * height * width,
                                    decoder_units, weight_initializer=conv_init) \

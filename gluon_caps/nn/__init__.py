@@ -1,5 +1,7 @@
-"""Capsule network building blocks, all :class:`mxnet.gluon.HybridBlock`."""
+"""Capsule network building blocks, all :class:`mxnet.gluon.HybridBlock`, and the
+:class:`PortableExport` mixin of their exports."""
 from .functional import squash, capsule_length
+from .portable import PortableExport
 from .optional import OptionalInputBlock
 from .routing import DynamicRouting, route_by_agreement
 from .layers import Squash, PrimaryCaps, CapsulePredictions, DenseCaps
@@ -8,4 +10,4 @@ from .fast import fast_forward
 
 __all__ = ["squash", "capsule_length", "Squash", "DynamicRouting", "route_by_agreement",
            "PrimaryCaps", "CapsulePredictions", "DenseCaps", "CapsuleMask", "Decoder",
-           "OptionalInputBlock", "fast_forward"]
+           "OptionalInputBlock", "PortableExport", "fast_forward"]

@@ -7,6 +7,7 @@ from mxnet import gluon
 from ..errors import ConfigError
 from ..ops import fused_routing
 from .functional import squash
+from .portable import PortableExport
 from .routing import DynamicRouting, fixed_chunk, recomputed_chunk
 
 __all__ = ["Squash", "PrimaryCaps", "CapsulePredictions", "DenseCaps"]
@@ -82,7 +83,7 @@ class PrimaryCaps(gluon.HybridBlock):
         return squash(F, x)                                                  # (B, N, d)
 
 
-class CapsulePredictions(gluon.HybridBlock):
+class CapsulePredictions(PortableExport, gluon.HybridBlock):
     r"""Predictions of every output capsule by every input capsule:
     :math:`\hat u_{j|i} = W_{ij} u_i`.
 
@@ -92,7 +93,8 @@ class CapsulePredictions(gluon.HybridBlock):
     broadcast-multiply-and-sum over a 5-D tensor. On CPU they are the fused operator
     ``caps_predictions`` of :mod:`gluon_caps.ops`, which writes them straight into routing's
     layout (:func:`gluon_caps.ops.fused_routing`); elsewhere ``batch_dot`` and a transpose. No
-    bias, as in the paper.
+    bias, as in the paper. ``export`` writes ``batch_dot`` unless told otherwise
+    (:class:`~gluon_caps.nn.PortableExport`).
 
     Parameters
     ----------
@@ -102,6 +104,11 @@ class CapsulePredictions(gluon.HybridBlock):
         Number and dimension of the output capsules.
     weight_initializer : str or Initializer, default ``Normal(0.01)``
         Initializer of :math:`W`, a parameter of shape ``(num_in, num_out, dim_out, dim_in)``.
+    fused : bool or None, default None
+        ``True`` requires the fused operator (an :class:`~gluon_caps.ops.OpsBuildError` at the
+        first graph built if it cannot be built), ``False`` uses ``batch_dot``, ``None`` leaves
+        the choice to ``GLUON_CAPS_FUSED_OPS`` (see :mod:`gluon_caps.ops`). Nothing is built or
+        loaded when the block is created.
 
     Inputs:
         - **u**: input capsules ``(batch, num_in, dim_in)``.
@@ -110,14 +117,15 @@ class CapsulePredictions(gluon.HybridBlock):
         - **u_hat**: predictions ``(batch, num_in, num_out, dim_out)``.
     """
 
-    def __init__(self, num_in, dim_in, num_out, dim_out, weight_initializer=None, **kwargs):
+    def __init__(self, num_in, dim_in, num_out, dim_out, weight_initializer=None, fused=None,
+                 **kwargs):
         super(CapsulePredictions, self).__init__(**kwargs)
         for name, value in (("num_in", num_in), ("dim_in", dim_in), ("num_out", num_out),
                             ("dim_out", dim_out)):
             if int(value) != value or value < 1:
                 raise ConfigError("%s must be a positive integer, got %r" % (name, value))
         self.num_in, self.num_out, self._dim_out = num_in, num_out, dim_out
-        fused_routing()     # load the operators before any forward pass (see DynamicRouting)
+        self.fused = fused
         with self.name_scope():
             self.weight = self.params.get(
                 "weight", shape=(num_in, num_out, dim_out, dim_in),
@@ -128,7 +136,8 @@ class CapsulePredictions(gluon.HybridBlock):
         the layout routing works in. For a parent block's ``hybrid_forward``: reads this block's
         weight into the parent's graph.
 
-        ``fused=False`` never uses the fused operator. Its backward pass keeps its output alive
+        ``fused=False`` never uses the fused operator, whatever this block's ``fused`` says.
+        Its backward pass keeps its output alive
         (MXNet passes an extension operator's outputs to its backward), which predictions that
         are recomputed to save memory must not do."""
         symbolic = isinstance(u, mx.sym.Symbol)
@@ -139,7 +148,7 @@ class CapsulePredictions(gluon.HybridBlock):
         return self._in_routing_layout(F, u, weight, fused)                    # (B, J, n, D)
 
     def _in_routing_layout(self, F, u, weight, fused=True):
-        if fused and fused_routing():
+        if fused and fused_routing(self.fused):
             return F.caps_predictions(u, weight)                               # (B, J, n, D)
         u_hat = self._by_input_capsule(F, u, weight)                           # (n, B, J, D)
         return F.transpose(u_hat, axes=(1, 2, 0, 3))                          # (B, J, n, D)
@@ -151,14 +160,14 @@ class CapsulePredictions(gluon.HybridBlock):
         return F.reshape(u_hat, shape=(0, 0, -4, self.num_out, self._dim_out))  # (n, B, J, D)
 
     def hybrid_forward(self, F, u, weight):
-        if fused_routing():
+        if fused_routing(self.fused):
             u_hat = F.caps_predictions(u, weight)                              # (B, J, N, D)
             return F.transpose(u_hat, axes=(0, 2, 1, 3))                      # (B, N, J, D)
         u_hat = self._by_input_capsule(F, u, weight)                           # (N, B, J, D)
         return F.transpose(u_hat, axes=(1, 0, 2, 3))                          # (B, N, J, D)
 
 
-class DenseCaps(gluon.HybridBlock):
+class DenseCaps(PortableExport, gluon.HybridBlock):
     r"""Fully connected capsule layer: per-pair transforms (:class:`CapsulePredictions`), then
     routing.
 
@@ -182,13 +191,17 @@ class DenseCaps(gluon.HybridBlock):
     dim_out : int
         Dimension of the output capsules.
     routing : HybridBlock, optional
-        Default :class:`DynamicRouting` with 3 iterations. Any other block receives the
-        predictions ``(batch, num_in, num_out, dim_out)`` and returns the capsules.
+        Default ``DynamicRouting(3, fused=fused)``. Any other block receives the predictions
+        ``(batch, num_in, num_out, dim_out)`` and returns the capsules; a
+        :class:`DynamicRouting` given keeps its own ``fused``.
     weight_initializer : str or Initializer, default ``Normal(0.01)``
         Initializer of the transforms :math:`W`.
     chunks : int, default 1
         Route over this many chunks of input capsules, recomputing their predictions (only
         with :class:`DynamicRouting`); at most ``num_in``.
+    fused : bool or None, default None
+        Whether the predictions (and the default routing) use the fused operators of
+        :mod:`gluon_caps.ops`: see :class:`CapsulePredictions`.
 
     Inputs:
         - **u**: input capsules ``(batch, num_in, dim_in)``.
@@ -198,9 +211,9 @@ class DenseCaps(gluon.HybridBlock):
     """
 
     def __init__(self, num_in, dim_in, num_out, dim_out, routing=None,
-                 weight_initializer=None, chunks=1, **kwargs):
+                 weight_initializer=None, chunks=1, fused=None, **kwargs):
         super(DenseCaps, self).__init__(**kwargs)
-        routing = routing if routing is not None else DynamicRouting()
+        routing = routing if routing is not None else DynamicRouting(fused=fused)
         if int(chunks) != chunks or not 1 <= chunks <= num_in:
             raise ConfigError("chunks must be an integer from 1 to num_in=%d, got %r"
                               % (num_in, chunks))
@@ -211,7 +224,8 @@ class DenseCaps(gluon.HybridBlock):
         self._chunk_bounds = list(zip(bounds[:-1], bounds[1:]))
         with self.name_scope():
             self.predictions = CapsulePredictions(num_in, dim_in, num_out, dim_out,
-                                                  weight_initializer=weight_initializer)
+                                                  weight_initializer=weight_initializer,
+                                                  fused=fused)
             self.routing = routing
 
     @property

@@ -1,6 +1,8 @@
 """A HybridBlock whose trailing inputs may be omitted, hybridized or not."""
 from mxnet import gluon
 
+from .portable import PortableExport
+
 __all__ = ["OptionalInputBlock"]
 
 # The attributes in which a MXNet 1.9 HybridBlock keeps its one cached graph.
@@ -8,13 +10,14 @@ _CACHED_GRAPH_FIELDS = ("_cached_graph", "_cached_op", "_cached_op_args", "_in_f
                         "_out_format")
 
 
-class OptionalInputBlock(gluon.HybridBlock):
+class OptionalInputBlock(PortableExport, gluon.HybridBlock):
     """HybridBlock that keeps one cached graph per set of given inputs.
 
     A hybridized MXNet 1.9 block caches the graph of its first call and rejects later calls with
     other inputs, so ``net(x, label_mask)`` in training and ``net(x)`` in evaluation could not
     alternate. This base class keeps one cached graph per pattern of omitted trailing inputs
-    (``None``) and switches between them; ``export`` saves the graph of the last call.
+    (``None``) and switches between them; ``export`` saves the graph of the last call, with
+    standard MXNet operators unless asked for the fused ones (:class:`PortableExport`).
     """
 
     def forward(self, x, *args):

@@ -4,6 +4,7 @@ from mxnet import gluon
 from ..errors import ConfigError
 from ..ops import fused_routing
 from .functional import squash
+from .portable import PortableExport
 
 __all__ = ["DynamicRouting", "route_by_agreement", "fixed_chunk", "recomputed_chunk"]
 
@@ -49,7 +50,7 @@ def recomputed_chunk(F, predict):
     return lambda detach: F.stop_gradient(predict()) if detach else predict()
 
 
-def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
+def route_by_agreement(F, chunks, num_routing, detach_intermediate=True, fused=None):
     r"""Procedure 1 of the paper over predictions given in chunks of input capsules.
 
     The chunks split the input capsules :math:`i`; the weighted sums :math:`s_j` add up over
@@ -58,7 +59,8 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
     needed, so a caller can recompute them instead of keeping all of them alive
     (:func:`recomputed_chunk`) or compute them once (:func:`fixed_chunk`). The weighted sums
     and agreements use the fused operators of :mod:`gluon_caps.ops` when
-    :func:`gluon_caps.ops.fused_routing` says so at the time the graph is built.
+    :func:`gluon_caps.ops.fused_routing` says so at the time the graph is built (loading them
+    then).
 
     Parameters
     ----------
@@ -73,6 +75,9 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
     detach_intermediate : bool
         Use detached predictions in all but the last iteration, so that gradients flow through
         the last iteration only.
+    fused : bool or None
+        Use the fused operators (``True``), ``batch_dot`` (``False``), or leave the choice to
+        ``GLUON_CAPS_FUSED_OPS`` (``None``); see :mod:`gluon_caps.ops`.
 
     Returns
     -------
@@ -81,7 +86,7 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
     coupling : NDArray or Symbol
         Coupling coefficients of the last iteration ``(batch, num_in, num_out)``.
     """
-    fused = fused_routing()
+    fused = fused_routing(fused)
     logits = [None] * len(chunks)
     for iteration in range(num_routing):
         detach = detach_intermediate and iteration < num_routing - 1
@@ -113,7 +118,7 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True):
     return v, coupling
 
 
-class DynamicRouting(gluon.HybridBlock):
+class DynamicRouting(PortableExport, gluon.HybridBlock):
     r"""Dynamic routing (Procedure 1 of Sabour et al., 2017, https://arxiv.org/abs/1710.09829).
 
     Logits :math:`b_{ij}` start at zero; at each iteration
@@ -129,8 +134,10 @@ class DynamicRouting(gluon.HybridBlock):
     that the weighted sums and the agreements are batched matrix-vector products that read
     :math:`\hat u` once each, while the logits stay ``(batch, num_in, num_out)`` so that the
     softmax runs over the contiguous last axis. See :func:`route_by_agreement`. On CPU those
-    products run as the fused operators of :mod:`gluon_caps.ops` (built and loaded when the block
-    is created), elsewhere as ``batch_dot``; both give the same values and gradients.
+    products run as the fused operators of :mod:`gluon_caps.ops` (built and loaded when the
+    block first builds a graph, or by :func:`gluon_caps.ops.load_for_block`), elsewhere as
+    ``batch_dot``; both give the same values and gradients. ``export`` writes ``batch_dot``
+    unless told otherwise (:class:`~gluon_caps.nn.PortableExport`).
 
     Parameters
     ----------
@@ -142,6 +149,11 @@ class DynamicRouting(gluon.HybridBlock):
         iteration.
     return_coupling : bool, default False
         Also return the coupling coefficients of the last iteration.
+    fused : bool or None, default None
+        ``True`` requires the fused operators (an :class:`~gluon_caps.ops.OpsBuildError` at the
+        first graph built if they cannot be built), ``False`` uses ``batch_dot``, ``None`` leaves
+        the choice to ``GLUON_CAPS_FUSED_OPS`` (see :mod:`gluon_caps.ops`). Nothing is built or
+        loaded when the block is created.
 
     Inputs:
         - **u_hat**: predictions :math:`\hat u_{j|i}`, shape ``(batch, num_in, num_out, dim_out)``.
@@ -152,22 +164,21 @@ class DynamicRouting(gluon.HybridBlock):
           ``(batch, num_in, num_out)``; sums to 1 over ``num_out``.
     """
 
-    def __init__(self, num_routing=3, detach_intermediate=True, return_coupling=False, **kwargs):
+    def __init__(self, num_routing=3, detach_intermediate=True, return_coupling=False,
+                 fused=None, **kwargs):
         super(DynamicRouting, self).__init__(**kwargs)
         if int(num_routing) != num_routing or num_routing < 1:
             raise ConfigError("num_routing must be a positive integer, got %r" % (num_routing,))
         self._num_routing = int(num_routing)
         self._detach_intermediate = detach_intermediate
         self._return_coupling = return_coupling
-        # Load the fused operators now, before any forward pass: loading them while one runs
-        # left parameters in oneDNN layouts that Horovod's broadcast then could not read.
-        fused_routing()
+        self.fused = fused
 
     def route(self, F, chunks):
         """Route predictions given as chunks (see :func:`route_by_agreement`) with this block's
         settings; returns what the block returns."""
         v, coupling = route_by_agreement(F, chunks, self._num_routing,
-                                         self._detach_intermediate)
+                                         self._detach_intermediate, self.fused)
         return (v, coupling) if self._return_coupling else v
 
     def hybrid_forward(self, F, u_hat):

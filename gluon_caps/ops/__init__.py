@@ -16,21 +16,30 @@ OpenMP threads (``OMP_NUM_THREADS``, else every core):
 The gradients of the last two are each other and an outer product.
 
 They live in an MXNet extension library (``mx.library.load``) that is compiled with the machine's
-C++ compiler on first use and cached (:func:`gluon_caps.ops.build.cache_dir`). A capsule layer
-decides when it builds its graph (the first call after ``hybridize()``, or each imperative call):
+C++ compiler on first use and cached (:func:`gluon_caps.ops.build.cache_dir`). Creating a block
+builds and loads nothing: a capsule layer decides when it builds its graph (the first call after
+``hybridize()``, or each imperative call), and loads the library then if it uses them. The
+layer's ``fused`` argument chooses, or leaves the choice to ``GLUON_CAPS_FUSED_OPS``:
 
-=================================  ========================================================
-``GLUON_CAPS_FUSED_OPS``           the capsule layers use
-=================================  ========================================================
-``auto`` (default)                 the fused operators when no GPU is visible and they build;
-                                   otherwise ``batch_dot``, with one warning saying why
-``1``                              the fused operators, or an :class:`OpsBuildError`
-``0``                              ``batch_dot``
-=================================  ========================================================
+=========  ========================  =====================================================
+``fused``  ``GLUON_CAPS_FUSED_OPS``  the layer uses
+=========  ========================  =====================================================
+``None``   ``auto`` (the default)    the fused operators when no GPU is visible and they
+                                     build; otherwise ``batch_dot``, with one warning saying
+                                     why
+``None``   ``1``                     the fused operators, or an :class:`OpsBuildError`
+``None``   ``0``                     ``batch_dot``
+``True``   any                       the fused operators, or an :class:`OpsBuildError`
+``False``  any                       ``batch_dot``
+=========  ========================  =====================================================
 
-Inside :func:`portable` the layers always use ``batch_dot``, so that exported graphs load in any
-MXNet (``gluon-caps export`` does this). A graph exported with the fused operators needs
-:func:`load` before ``SymbolBlock.imports``.
+Inside :func:`portable` the layers always use ``batch_dot``. :func:`load_for_block` loads them
+for a network at a time of the caller's choosing.
+
+The ``export`` of gluon-caps' networks and capsule layers writes standard MXNet operators only
+(:func:`export_portable`), so the graph loads in any MXNet; ``export(..., fused=True)`` writes the
+graph as built, which then needs :func:`load` (or :func:`load_for_symbol`) before
+``SymbolBlock.imports``.
 """
 import contextlib
 import json
@@ -42,7 +51,7 @@ from ..errors import ConfigError
 from .build import OpsBuildError, build_library
 
 __all__ = ["OpsBuildError", "ENV_VAR", "FUSED_OPERATORS", "load", "load_for_symbol",
-           "fused_routing", "portable"]
+           "load_for_block", "fused_routing", "portable", "export_portable"]
 
 ENV_VAR = "GLUON_CAPS_FUSED_OPS"
 FUSED_OPERATORS = ("caps_predictions", "caps_weighted_sum", "caps_agreement")
@@ -50,6 +59,8 @@ _MODES = {"auto": "auto", "": "auto", "1": "on", "on": "on", "true": "on",
           "0": "off", "off": "off", "false": "off"}
 _loaded = {"path": None, "error": None, "warned": False}
 _portable = threading.local()
+# The attributes in which a MXNet 1.9 HybridBlock keeps the symbol of its cached graph.
+_GRAPH_FIELDS = ("_cached_graph", "_in_format", "_out_format")
 
 
 def _mode():
@@ -108,16 +119,47 @@ def load_for_symbol(path):
         load()
 
 
+def load_for_block(block):
+    """:func:`load` the fused operators now if a capsule layer of ``block`` (``block`` itself or
+    a block inside it with a ``fused`` setting: :class:`~gluon_caps.nn.CapsulePredictions`,
+    :class:`~gluon_caps.nn.DynamicRouting`, :class:`~gluon_caps.nn.DenseCaps`) would use them in
+    a graph built now.
+
+    The layers load the library themselves when they first build a graph; this loads (and, the
+    first time on a machine, compiles) it at a time of the caller's choosing, e.g. before a
+    timed or distributed run starts.
+
+    Note for Horovod: a network's first forward pass before ``broadcast_parameters`` must run in
+    training mode (``with autograd.train_mode():``), as :func:`gluon_caps.training.build_run`
+    does: an inference-mode pass on CPU leaves the convolution weights in oneDNN layouts, which
+    the broadcast cannot read ("can't generate TBlob for MKLDNN data").
+
+    Returns
+    -------
+    bool
+        Whether any capsule layer of ``block`` uses them.
+
+    Raises
+    ------
+    OpsBuildError
+        A layer requires them (``fused=True`` or ``GLUON_CAPS_FUSED_OPS=1``) and they cannot be
+        built or loaded here.
+    """
+    blocks = []
+    block.apply(blocks.append)
+    settings = {layer.fused for layer in blocks if hasattr(layer, "fused")}
+    return any([fused_routing(fused) for fused in settings])
+
+
 @contextlib.contextmanager
 def portable():
-    """Build routing graphs with standard MXNet operators only, within this context.
+    """Build capsule-layer graphs with standard MXNet operators only, within this context,
+    whatever the layers' ``fused`` says.
 
     Examples
     --------
     >>> with gluon_caps.ops.portable():
-    ...     net.hybridize()
-    ...     net(x)
-    ...     net.export("capsnet")
+    ...     net(x)                      # batch_dot, as on a GPU
     """
     depth = getattr(_portable, "depth", 0)
     _portable.depth = depth + 1
@@ -127,17 +169,27 @@ def portable():
         _portable.depth = depth
 
 
-def fused_routing():
+def fused_routing(fused=None):
     """Whether a capsule-layer graph built now uses the fused operators (loading them if so).
+
+    Parameters
+    ----------
+    fused : bool or None, default None
+        The layer's setting: ``True`` requires them, ``False`` declines them, ``None`` leaves it
+        to ``GLUON_CAPS_FUSED_OPS``. Inside :func:`portable` the answer is always no.
 
     Raises
     ------
     ConfigError
+        ``fused`` is not ``None``, ``True`` or ``False``, or it is ``None`` and
         ``GLUON_CAPS_FUSED_OPS`` is not ``auto``, ``1`` or ``0``.
     OpsBuildError
-        ``GLUON_CAPS_FUSED_OPS=1`` and the operators cannot be built or loaded.
+        ``fused=True`` (or ``None`` with ``GLUON_CAPS_FUSED_OPS=1``) and the operators cannot be
+        built or loaded.
     """
-    mode = _mode()
+    if fused not in (None, True, False):
+        raise ConfigError("fused must be None, True or False, got %r" % (fused,))
+    mode = _mode() if fused is None else ("on" if fused else "off")
     if mode == "off" or getattr(_portable, "depth", 0):
         return False
     if mode == "auto":
@@ -156,3 +208,60 @@ def fused_routing():
                           RuntimeWarning, stacklevel=2)
         return False
     return True
+
+
+def _graph_arguments(block):
+    """The arguments of the call that built ``block``'s cached graph, as its input symbols (in
+    MXNet's format of the flattened inputs, -1 is an omitted input)."""
+    symbols = iter(block._cached_graph[0])
+
+    def arguments(fmt):
+        if isinstance(fmt, int):
+            return None if fmt == -1 else next(symbols)
+        return [arguments(part) for part in fmt]
+    return arguments(block._in_format)
+
+
+def export_portable(block, path, epoch=0, remove_amp_cast=True):
+    """``HybridBlock.export`` with standard MXNet operators only, for any hybridized block.
+
+    The graph of the block's last call is built again inside :func:`portable` and written as
+    ``PATH-symbol.json`` with the parameters as ``PATH-EEEE.params``, so it loads in an MXNet
+    that never loaded the fused operators. The block keeps its own graph: it runs and trains on
+    as before. gluon-caps' networks and capsule layers export this way by default
+    (:class:`~gluon_caps.nn.PortableExport`); call this for a Gluon container of capsule layers.
+
+    Parameters
+    ----------
+    block : HybridBlock
+        Hybridized and called at least once, as ``export`` needs.
+    path : str
+        Path prefix of the two files.
+    epoch : int, default 0
+        Number in the parameter file's name.
+    remove_amp_cast : bool, default True
+        As in ``HybridBlock.export``.
+
+    Examples
+    --------
+    >>> net = gluon.nn.HybridSequential()
+    >>> net.add(PrimaryCaps(8, 4, 5, 2, in_channels=1), DenseCaps(288, 4, 10, 8))
+    >>> net.initialize()
+    >>> net.hybridize()
+    >>> v = net(mx.nd.zeros((1, 1, 16, 16)))           # 8 x 6 x 6 = 288 primary capsules
+    >>> gluon_caps.ops.export_portable(net, "caps")     # caps-symbol.json, caps-0000.params
+    """
+    from mxnet import gluon
+    if not block._cached_graph:
+        raise RuntimeError("call %s.hybridize() and run it once before exporting it"
+                           % type(block).__name__)
+    saved = {field: getattr(block, field) for field in _GRAPH_FIELDS}
+    arguments = _graph_arguments(block)
+    try:
+        block._cached_graph = ()
+        with portable():
+            block._get_graph(*arguments)        # the same graph, with batch_dot
+        gluon.HybridBlock.export(block, path, epoch, remove_amp_cast)
+    finally:
+        for field, value in saved.items():
+            setattr(block, field, value)

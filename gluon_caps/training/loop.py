@@ -123,7 +123,11 @@ def build_run(config, comm, ctx, resumed=None):
     net.initialize(ctx=ctx)
     if config["hybridize"]:
         net.hybridize(static_alloc=True, static_shape=True)
-    net(mx.nd.zeros((1,) + net.input_shape, ctx=ctx))       # finish any deferred initialisation
+    # Builds the graph (loading the fused operators if it uses them). In training mode: an
+    # inference-mode pass on CPU leaves the convolution weights in oneDNN layouts, which
+    # Horovod's broadcast_parameters below cannot read ("can't generate TBlob for MKLDNN data").
+    with autograd.train_mode():
+        net(mx.nd.zeros((1,) + net.input_shape, ctx=ctx))
     lr = _learning_rate(config, comm.size)
     scheduler = mx.lr_scheduler.FactorScheduler(step=config["lr_decay_steps"],
                                                 factor=config["lr_decay"], base_lr=lr)

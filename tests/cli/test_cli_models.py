@@ -6,9 +6,10 @@ import sys
 from gluon_caps import __version__
 
 from tests.cli.helpers import assert_ok, invoke
+from tests.helpers import without_compiler
 from tests.training.helpers import REPO, environment
 
-COMMANDS = ["bench", "evaluate", "export", "models", "perturb", "predict", "reconstruct",
+COMMANDS = ["bench", "curve", "evaluate", "export", "models", "perturb", "predict", "reconstruct",
             "routing"]
 
 
@@ -20,6 +21,13 @@ def test_models_json_and_table():
     assert by_name["capsnet_multimnist"]["input_shape"] == [1, 36, 36]
     table = assert_ok(invoke("models")).splitlines()
     assert table[1].split() == ["capsnet_mnist", "1x28x28", "10", "1152", "8,215,568"]
+
+
+def test_models_builds_nothing_and_warns_nothing_without_a_compiler(monkeypatch, tmp_path):
+    attempts = without_compiler(monkeypatch, tmp_path / "cache")
+    result = invoke("models")
+    assert_ok(result)
+    assert result.stderr == "" and attempts == [] and not (tmp_path / "cache").exists()
 
 
 def test_version_and_commands():
