@@ -3,9 +3,10 @@
 Every error the package raises for bad user input is a :class:`GluonCapsError`, so command-line
 entry points can turn it into a one-line message and exit code 2 instead of a traceback.
 """
+import numpy as np
 
 __all__ = ["GluonCapsError", "DataFormatError", "DataNotFoundError", "ConfigError",
-           "CheckpointError", "first_line", "format_shape"]
+           "CheckpointError", "first_line", "format_shape", "check_int"]
 
 
 class GluonCapsError(Exception):
@@ -39,3 +40,13 @@ def first_line(error, limit=200):
 def format_shape(shape):
     """A shape as people write it in messages: ``(1, 28, 28)`` -> ``"1x28x28"``."""
     return "x".join(str(size) for size in shape)
+
+
+def check_int(name, value, low, high=None):
+    """Return ``value`` as an int; raise :class:`ConfigError` naming the argument unless it is an
+    integer (not a bool) in ``[low, high]`` (``high=None``: no upper bound)."""
+    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
+            or (high is not None and value > high):
+        bounds = "in %d..%d" % (low, high) if high is not None else ">= %d" % low
+        raise ConfigError("%s must be an integer %s, got %r" % (name, bounds, value))
+    return int(value)

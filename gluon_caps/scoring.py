@@ -163,8 +163,7 @@ def class_lengths(net, x):
     """Capsule lengths ``(B, K)`` of images ``x`` (the network without its decoder output),
     computed with the faster kernels of :func:`~gluon_caps.nn.fast_forward`."""
     with fast_forward():
-        outputs = net(x)
-    return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        return net(x)[0]
 
 
 def eval_loader(dataset, batch_size, num_workers=0, rank=0, size=1):

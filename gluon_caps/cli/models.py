@@ -3,6 +3,7 @@ import json
 
 import click
 
+from ..errors import format_shape
 from .options import json_option
 
 
@@ -36,5 +37,5 @@ def models(as_json):
     click.echo("%-20s %-12s %7s %9s %12s" % ("model", "input", "classes", "capsules", "parameters"))
     for row in rows:
         click.echo("%-20s %-12s %7d %9d %12s" % (
-            row["name"], "x".join(map(str, row["input_shape"])), row["num_classes"],
+            row["name"], format_shape(row["input_shape"]), row["num_classes"],
             row["primary_capsules"], format(row["parameters"], ",")))

@@ -3,7 +3,7 @@ import numpy as np
 
 from ..errors import ConfigError, DataFormatError
 
-__all__ = ["check_choice", "check_int", "check_pairs"]
+__all__ = ["check_choice", "check_pairs"]
 
 
 def check_choice(name, value, choices):
@@ -12,16 +12,6 @@ def check_choice(name, value, choices):
         raise ConfigError("%s must be one of %s, got %r"
                           % (name, ", ".join(map(repr, choices)), value))
     return value
-
-
-def check_int(name, value, low, high=None):
-    """Return ``value`` as an int; raise :class:`ConfigError` naming the argument unless it is an
-    integer (not a bool) in ``[low, high]`` (``high=None``: no upper bound)."""
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < low \
-            or (high is not None and value > high):
-        bounds = "in %d..%d" % (low, high) if high is not None else ">= %d" % low
-        raise ConfigError("%s must be an integer %s, got %r" % (name, bounds, value))
-    return int(value)
 
 
 def check_pairs(images, labels, image_shape, num_classes, image_file, label_file):

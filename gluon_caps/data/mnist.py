@@ -3,7 +3,8 @@ import numpy as np
 
 from ..errors import DataNotFoundError
 from .base import ImageLabelDataset
-from .checks import check_choice, check_int, check_pairs
+from ..errors import check_int
+from .checks import check_choice, check_pairs
 from .download import download as download_file
 from .idx import read_idx
 from .root import candidate_dirs, find_file, missing_message

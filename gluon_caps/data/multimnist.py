@@ -4,7 +4,7 @@ from mxnet.gluon.data import Dataset
 
 from ..errors import ConfigError
 from .base import to_float
-from .checks import check_int
+from ..errors import check_int
 from .mnist import MNIST
 from .transforms import place_image
 

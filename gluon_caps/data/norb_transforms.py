@@ -1,7 +1,7 @@
 """The paper's smallNORB preprocessing of a 48x48 stereo pair: crop, jitter, standardise."""
 import numpy as np
 
-from .checks import check_int
+from ..errors import check_int
 from .transforms import RandomTransform
 
 __all__ = ["standardize", "center_crop", "SmallNORBTrainTransform", "SmallNORBTestTransform"]

@@ -3,7 +3,7 @@ import numpy as np
 from mxnet.gluon.data import Sampler
 
 from ..errors import ConfigError
-from .checks import check_int
+from ..errors import check_int
 
 __all__ = ["ShardSampler", "EpochBatches"]
 

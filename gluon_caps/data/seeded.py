@@ -2,7 +2,7 @@
 import numpy as np
 from mxnet.gluon.data import Dataset
 
-from .checks import check_int
+from ..errors import check_int
 
 __all__ = ["SeededTransform", "sample_key"]
 

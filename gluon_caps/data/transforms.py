@@ -4,7 +4,7 @@ import os
 import numpy as np
 
 from ..errors import ConfigError
-from .checks import check_int
+from ..errors import check_int
 
 __all__ = ["RandomTransform", "shift_image", "place_image", "RandomShift", "RandomPlacement"]
 

@@ -108,7 +108,7 @@ def coupling_maps(net, image):
     import mxnet as mx
     ctx = net.collect_params().list_ctx()[0]
     outputs = net(mx.nd.array(image[None], ctx=ctx))
-    if not isinstance(outputs, tuple) or outputs[-1].ndim != 3:
+    if outputs[-1].ndim != 3:
         raise ConfigError("coupling_maps needs a network built with return_coupling=True")
     return (outputs[0][0].asnumpy(),
             outputs[-1][0].asnumpy().reshape(tuple(net.primary_grid) + (net.num_classes,)))

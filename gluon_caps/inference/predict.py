@@ -66,9 +66,9 @@ def _from_export(prefix, ctx):
         raise CheckpointError("cannot load the exported model %s with %s (%s)"
                               % (symbol, params, first_line(error))) from error
 
-    def lengths(x):
+    def lengths(x):                         # a graph of one output gives it alone
         outputs = block(x)
-        return outputs[0] if isinstance(outputs, (list, tuple)) else outputs
+        return outputs[0] if len(meta["outputs"]) > 1 else outputs
     return Classifier(lengths, tuple(meta["input_shape"]), list(meta["class_names"]),
                       int(meta.get("labels_per_image", 1)), symbol)
 

@@ -5,7 +5,7 @@ https://arxiv.org/abs/1710.09829
 import mxnet as mx
 from mxnet import gluon
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_int
 from ..nn import (CapsuleMask, Decoder, DenseCaps, DynamicRouting, OptionalInputBlock,
                   PrimaryCaps, capsule_length)
 
@@ -67,6 +67,10 @@ class CapsNet(OptionalInputBlock):
           ``(batch, num_masks, num_classes)``; omitted, the longest capsule is reconstructed.
 
     Outputs:
+        Always a sequence (a tuple, or MXNet's list when hybridized), of a form fixed by the
+        configuration: ``(lengths, reconstruction)`` with the decoder, ``(lengths,)`` without,
+        and the coupling coefficients last with ``return_coupling``:
+
         - **lengths**: class capsule lengths ``(batch, num_classes)``.
         - **reconstruction** (with the decoder): ``(batch, channels * height * width)``, or
           ``(batch, num_masks, channels * height * width)`` for a 3-D mask.
@@ -95,8 +99,7 @@ class CapsNet(OptionalInputBlock):
         if min(grid) < 1:
             raise ConfigError("input_shape %r is too small for two %dx%d convolutions"
                               % (input_shape, conv_kernel, conv_kernel))
-        if int(num_classes) != num_classes or num_classes < 2:
-            raise ConfigError("num_classes must be an integer >= 2, got %r" % (num_classes,))
+        check_int("num_classes", num_classes, 2)
         self.input_shape = input_shape
         self.num_classes = num_classes
         self.primary_grid = (primary_channels, grid[0], grid[1])
@@ -111,11 +114,8 @@ class CapsNet(OptionalInputBlock):
                                             weight_initializer=conv_init)
             routing = DynamicRouting(num_routing, detach_intermediate, return_coupling,
                                      fused=fused)
-            if int(routing_chunks) != routing_chunks or \
-                    not 1 <= routing_chunks <= self.num_primary_capsules:
-                raise ConfigError("routing_chunks (--routing-chunks) must be an integer from 1 to "
-                                  "the %d primary capsules, got %r"
-                                  % (self.num_primary_capsules, routing_chunks))
+            check_int("routing_chunks (--routing-chunks; the network has %d primary capsules)"
+                      % self.num_primary_capsules, routing_chunks, 1, self.num_primary_capsules)
             self.digit_caps = DenseCaps(self.num_primary_capsules, primary_dim, num_classes,
                                         class_dim, routing=routing, chunks=routing_chunks,
                                         fused=fused)
@@ -149,7 +149,7 @@ class CapsNet(OptionalInputBlock):
             outputs.append(self._decode(F, v, mask))                         # (B, [T,] P)
         if coupling is not None:
             outputs.append(coupling)                                         # (B, N, K)
-        return outputs[0] if len(outputs) == 1 else tuple(outputs)
+        return tuple(outputs)
 
 
 def capsnet_mnist(**kwargs):

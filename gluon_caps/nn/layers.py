@@ -4,7 +4,7 @@ import functools
 import mxnet as mx
 from mxnet import gluon
 
-from ..errors import ConfigError
+from ..errors import ConfigError, check_int
 from ..ops import fused_routing
 from .functional import squash
 from .portable import PortableExport
@@ -122,8 +122,7 @@ class CapsulePredictions(PortableExport, gluon.HybridBlock):
         super(CapsulePredictions, self).__init__(**kwargs)
         for name, value in (("num_in", num_in), ("dim_in", dim_in), ("num_out", num_out),
                             ("dim_out", dim_out)):
-            if int(value) != value or value < 1:
-                raise ConfigError("%s must be a positive integer, got %r" % (name, value))
+            check_int(name, value, 1)
         self.num_in, self.num_out, self._dim_out = num_in, num_out, dim_out
         self.fused = fused
         with self.name_scope():
@@ -214,9 +213,7 @@ class DenseCaps(PortableExport, gluon.HybridBlock):
                  weight_initializer=None, chunks=1, fused=None, **kwargs):
         super(DenseCaps, self).__init__(**kwargs)
         routing = routing if routing is not None else DynamicRouting(fused=fused)
-        if int(chunks) != chunks or not 1 <= chunks <= num_in:
-            raise ConfigError("chunks must be an integer from 1 to num_in=%d, got %r"
-                              % (num_in, chunks))
+        check_int("chunks", chunks, 1, num_in)
         if chunks > 1 and not isinstance(routing, DynamicRouting):
             raise ConfigError("chunks > 1 needs DynamicRouting, got %s"
                               % type(routing).__name__)

@@ -1,7 +1,7 @@
 """Routing-by-agreement between capsule layers."""
 from mxnet import gluon
 
-from ..errors import ConfigError
+from ..errors import check_int
 from ..ops import fused_routing
 from .functional import squash
 from .portable import PortableExport
@@ -167,9 +167,7 @@ class DynamicRouting(PortableExport, gluon.HybridBlock):
     def __init__(self, num_routing=3, detach_intermediate=True, return_coupling=False,
                  fused=None, **kwargs):
         super(DynamicRouting, self).__init__(**kwargs)
-        if int(num_routing) != num_routing or num_routing < 1:
-            raise ConfigError("num_routing must be a positive integer, got %r" % (num_routing,))
-        self._num_routing = int(num_routing)
+        self._num_routing = check_int("num_routing", num_routing, 1)
         self._detach_intermediate = detach_intermediate
         self._return_coupling = return_coupling
         self.fused = fused

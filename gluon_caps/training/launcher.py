@@ -52,14 +52,16 @@ def _train(args):
                  if name not in ("config", "resume", "seeds")}
     if args.seeds and args.resume:
         raise GluonCapsError("--seeds and --resume cannot be combined")
+    seeds = parse_seeds(args.seeds) if args.seeds else None
+    if args.resume:                       # the configuration is the checkpoint's, resolved once
+        comm = init_distributed()
+        resumed = read_resume_point(comm, args.resume)
+        return fit(resolve_config(args.config, overrides, resumed.state["config"], args.resume),
+                   resumed, comm)
     config = resolve_config(args.config, overrides)       # bad flags fail before Horovod starts
     comm = init_distributed()
-    if args.resume:
-        resumed = read_resume_point(comm, args.resume)
-        config = resolve_config(args.config, overrides, resumed.state["config"], args.resume)
-        return fit(config, resumed, comm)
-    if args.seeds:
-        return run_trials(config, parse_seeds(args.seeds), comm)
+    if seeds:
+        return run_trials(config, seeds, comm)
     return fit(config, comm=comm)
 
 

@@ -168,8 +168,8 @@ def _step(run, batch):
     """Forward, backward and loss of one batch; returns (loss sum, errors, images)."""
     x, target, mask, recon_target, labels = prepare_batch(batch, run.net.num_classes, run.ctx)
     with autograd.record():
-        outputs = run.net(x, mask)
-        lengths, recon = (outputs, None) if run.net.decoder is None else outputs
+        outputs = run.net(x, mask)                  # (lengths, [reconstruction])
+        lengths, recon = outputs[0], outputs[1] if run.net.decoder is not None else None
         loss = run.loss(lengths, target, recon, recon_target)
     loss.backward()
     loss_sum = float(loss.sum().asscalar())

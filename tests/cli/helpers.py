@@ -61,7 +61,7 @@ def net_outputs(run, images):
     net = build_model(read_state(checkpoint)["config"])
     net.load_parameters(os.path.join(checkpoint, "model.params"), ctx=mx.cpu())
     lengths = net(mx.nd.array(images))
-    return (lengths[0] if isinstance(lengths, tuple) else lengths).asnumpy()
+    return lengths[0].asnumpy()
 
 
 def write_pngs(directory, images):
