@@ -1,0 +1,2 @@
+"""Fixtures of the inference tests: the real digits of the command tests."""
+from tests.cli.conftest import digits, mnist_root  # noqa: F401  (fixtures)
