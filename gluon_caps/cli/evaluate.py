@@ -20,7 +20,8 @@ from .options import (batch_size_option, checkpoint_argument, ctx_option, data_r
 def evaluate(checkpoint, dataset, data_root, limit, batch_size, ctx, as_json):
     """Test error, per-class accuracy, confusion matrix.
 
-    CHECKPOINT is a run directory (its best checkpoint), a checkpoint directory or a file in one.
+    CHECKPOINT is a run directory (its best checkpoint), a checkpoint directory or a file in one,
+    or pretrained:NAME for the weights shipped with the model zoo (gluon-caps models lists them).
     MultiMNIST is scored as in the paper: an image is right when its two longest capsules are its
     two classes; its per-class accuracy counts an image for both its classes."""
     from ..inference import describe, eval_data, evaluation_report, format_report

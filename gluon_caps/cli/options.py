@@ -7,7 +7,7 @@ __all__ = ["checkpoint_argument", "ctx_option", "batch_size_option", "json_optio
            "dataset_option", "data_root_option", "output_option", "invert_option",
            "open_checkpoint", "say"]
 
-checkpoint_argument = click.argument("checkpoint", type=click.Path())
+checkpoint_argument = click.argument("checkpoint", metavar="CHECKPOINT", type=click.Path())
 
 ctx_option = click.option(
     "--ctx", type=click.Choice(["auto", "cpu", "gpu"]), default="auto", show_default=True,
@@ -43,11 +43,12 @@ def output_option(default):
 
 
 def open_checkpoint(checkpoint, ctx, **model_kwargs):
-    """``(checkpoint, context)``: the checkpoint loaded on the device ``--ctx`` names."""
-    from ..inference import load_checkpoint
+    """``(checkpoint, context)``: the checkpoint (or ``pretrained:NAME``) loaded on the device
+    ``--ctx`` names."""
+    from ..inference import load_trained
     from ..training import select_context
     context = select_context(ctx, 0)
-    return load_checkpoint(checkpoint, context, **model_kwargs), context
+    return load_trained(checkpoint, context, **model_kwargs), context
 
 
 def say(message):

@@ -10,12 +10,12 @@ from .datasets import EVAL_DATASETS, EvalData, eval_data, take
 from .export import export_checkpoint, export_files, read_meta
 from .files import prepare_output
 from .images import load_image
-from .loading import Checkpoint, describe, load_checkpoint
+from .loading import PRETRAINED_PREFIX, Checkpoint, describe, load_checkpoint, load_trained
 from .predict import Classifier, classify_files, export_prefix, load_classifier
 from .report import evaluation_report, format_report
 
-__all__ = ["Checkpoint", "load_checkpoint", "describe", "EVAL_DATASETS", "EvalData", "eval_data",
-           "take", "evaluation_report", "format_report", "reconstruct_images", "perturb_capsule",
-           "coupling_maps", "PERTURBATION_STEPS", "export_checkpoint", "export_files",
-           "read_meta", "prepare_output", "load_image", "Classifier", "load_classifier",
-           "export_prefix", "classify_files"]
+__all__ = ["Checkpoint", "load_checkpoint", "load_trained", "PRETRAINED_PREFIX", "describe",
+           "EVAL_DATASETS", "EvalData", "eval_data", "take", "evaluation_report", "format_report",
+           "reconstruct_images", "perturb_capsule", "coupling_maps", "PERTURBATION_STEPS",
+           "export_checkpoint", "export_files", "read_meta", "prepare_output", "load_image",
+           "Classifier", "load_classifier", "export_prefix", "classify_files"]

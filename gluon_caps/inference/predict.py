@@ -11,7 +11,7 @@ from ..ops import OpsBuildError, load_for_symbol
 from ..data import class_names, get_dataset_spec
 from .export import export_files, read_meta
 from .images import load_image
-from .loading import load_checkpoint
+from .loading import PRETRAINED_PREFIX, load_trained
 
 __all__ = ["Classifier", "load_classifier", "export_prefix", "classify_files"]
 
@@ -75,7 +75,7 @@ def _from_export(prefix, ctx):
 
 def _from_checkpoint(path, ctx):
     from ..scoring import class_lengths
-    checkpoint = load_checkpoint(path, ctx)
+    checkpoint = load_trained(path, ctx)
     net, dataset = checkpoint.net, checkpoint.config["dataset"]
     net.hybridize()
     return Classifier(lambda x: class_lengths(net, x), tuple(net.input_shape),
@@ -84,8 +84,9 @@ def _from_checkpoint(path, ctx):
 
 
 def load_classifier(path, ctx=None):
-    """A classifier from a checkpoint (run directory, checkpoint directory or a file in one) or an
-    export (its ``PREFIX``, ``PREFIX-symbol.json`` or ``PREFIX-meta.json``).
+    """A classifier from a checkpoint (run directory, checkpoint directory or a file in one), an
+    export (its ``PREFIX``, ``PREFIX-symbol.json`` or ``PREFIX-meta.json``) or the pretrained
+    weights of a zoo model (``pretrained:NAME``).
 
     Raises
     ------
@@ -97,7 +98,7 @@ def load_classifier(path, ctx=None):
     prefix = export_prefix(path)
     if prefix is not None:
         return _from_export(prefix, ctx)
-    if not os.path.exists(path):
+    if not os.path.exists(path) and not path.startswith(PRETRAINED_PREFIX):
         raise CheckpointError("model %s is neither a checkpoint nor an export (no %s)"
                               % (path, export_files(path)[0]))
     return _from_checkpoint(path, ctx)

@@ -254,17 +254,19 @@ def validate(run):
     return evaluate(run.net, run.val_loader, run.ctx, run.comm).error
 
 
-def _end_epoch(run, stop):
-    """Close a complete epoch: checkpoint first, then validate, log and mark the checkpoint."""
+def _end_epoch(run, stop, complete=True):
+    """Close an epoch, complete or (at ``max_steps``) not: checkpoint first, then validate, log
+    and mark the checkpoint."""
     state = run.state
     loss_sum, errors, images = state["epoch_totals"]
-    record = {"epoch": state["epoch"] + 1, "step": state["step"],
+    record = {"epoch": state["epoch"] + 1, "step": state["step"], "complete_epoch": complete,
               "train_loss": loss_sum / max(images, 1), "train_error": errors / max(images, 1),
               "lr": run.trainer.learning_rate,
               "images_per_s": state["step"] * run.config["batch_size"] * run.comm.size
               / max(state["train_time"], 1e-9),
               "train_time": state["train_time"]}
-    state.update(epoch=state["epoch"] + 1, epoch_step=0, epoch_totals=[0.0, 0.0, 0.0])
+    if complete:
+        state.update(epoch=state["epoch"] + 1, epoch_step=0, epoch_totals=[0.0, 0.0, 0.0])
     state["pending"] = record                       # validated after the checkpoint is safe
     saved = _checkpoint(run)
     if not stop.requested:
@@ -366,7 +368,10 @@ def fit(config, resumed=None, comm=None):
             _finish_validation(run, resumed.path if comm.rank == 0 else None)
         while not run.done():
             complete = train_epoch(run, stop)
-            saved = _end_epoch(run, stop) if complete else _checkpoint(run)
+            if complete or (run.done() and not stop.requested):     # an epoch, or max_steps
+                saved = _end_epoch(run, stop, complete)
+            else:                                 # a signal, or --checkpoint-every
+                saved = _checkpoint(run)
             if stop.requested:
                 _say(comm, "stopped by a signal after step %d; checkpoint %s; continue with "
                      "--resume %s" % (run.state["step"], saved, config["output"]))

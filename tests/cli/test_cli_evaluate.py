@@ -7,8 +7,8 @@ import shutil
 import numpy as np
 import pytest
 
+from gluon_caps.checkpoint import find_checkpoint, read_state
 from gluon_caps.data import MNIST, MultiMNIST
-from gluon_caps.checkpoint import find_checkpoint
 
 from tests.cli.helpers import assert_input_error, assert_ok, invoke, net_outputs
 
@@ -122,3 +122,25 @@ def test_missing_checkpoint_and_data(tmp_path, trained_run):
     assert_input_error(invoke("evaluate", tmp_path), str(tmp_path), "no complete")
     assert_input_error(invoke("evaluate", trained_run, "--data-root", tmp_path),
                        "t10k-images-idx3-ubyte.gz", str(tmp_path), "--data-root")
+
+
+def test_pretrained_weights_are_evaluated_and_predict_by_name(tmp_path, monkeypatch, mnist_root,
+                                                              trained_run, digit_pngs):
+    import hashlib
+    from gluon_caps.model_zoo import pretrained
+    checkpoint = find_checkpoint(trained_run)
+    weights = tmp_path / "capsnet_mnist-test.params"
+    shutil.copy(os.path.join(checkpoint, "model.params"), str(weights))
+    config = dict(read_state(checkpoint)["config"], data_root=mnist_root)
+    (tmp_path / "capsnet_mnist.json").write_text(json.dumps(
+        {"file": weights.name, "sha256": hashlib.sha256(weights.read_bytes()).hexdigest(),
+         "config": config, "epoch": 1, "step": 2}))
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", str(tmp_path))
+    shipped = run_json("pretrained:capsnet_mnist")
+    assert shipped["errors"] == run_json(trained_run)["errors"] and shipped["count"] == 40
+    assert shipped["checkpoint"] == "pretrained:capsnet_mnist"
+    predicted = json.loads(assert_ok(invoke("predict", "pretrained:capsnet_mnist", digit_pngs[0],
+                                            "--json")))
+    assert predicted["model"] == "pretrained:capsnet_mnist"
+    assert_input_error(invoke("evaluate", "pretrained:capsnet_smallnorb"),
+                       "capsnet_smallnorb has no pretrained weights yet")

@@ -20,7 +20,9 @@ def test_models_json_and_table():
     assert by_name["capsnet_mnist"]["parameters"] == 8215568
     assert by_name["capsnet_multimnist"]["input_shape"] == [1, 36, 36]
     table = assert_ok(invoke("models")).splitlines()
-    assert table[1].split() == ["capsnet_mnist", "1x28x28", "10", "1152", "8,215,568"]
+    assert table[1].split()[:5] == ["capsnet_mnist", "1x28x28", "10", "1152", "8,215,568"]
+    for line, row in zip(table[1:], rows):
+        assert line.split()[5] == ("pretrained:" + row["name"] if row["pretrained"] else "-")
 
 
 def test_models_builds_nothing_and_warns_nothing_without_a_compiler(monkeypatch, tmp_path):

@@ -61,8 +61,9 @@ def test_a_run_resumed_mid_epoch_is_the_run_it_continues(tmp_path, tiny_mnist_ro
     assert read_state(list_checkpoints(str(resumed))[-1])["epoch_step"] == 2
     resume(resumed, max_steps=12)
     assert largest_difference(params_of(straight), params_of(resumed)) == 0.0
-    epochs = [record for record in log_of(straight) if "epoch" in record and "final" not in record]
-    again = [record for record in log_of(resumed) if "epoch" in record and "final" not in record]
+    epochs = [record for record in log_of(straight) if record.get("complete_epoch")]
+    again = [record for record in log_of(resumed) if record.get("complete_epoch")]
+    assert len(epochs) == len(again) == 3
     for first, second in zip(epochs, again):
         assert (first["train_loss"], first["val_error"]) == (second["train_loss"],
                                                              second["val_error"])
