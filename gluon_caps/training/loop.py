@@ -242,8 +242,8 @@ def train_epoch(run, stop):
     finally:
         bar.close()
         state["train_time"] += time.time() - tick
-        state["epoch_totals"] = (np.asarray(state["epoch_totals"])
-                                 + comm.allreduce_sum(totals)).tolist()
+    state["epoch_totals"] = (np.asarray(state["epoch_totals"])
+                             + comm.allreduce_sum(totals)).tolist()
     return state["epoch_step"] >= len(run.batches)
 
 
