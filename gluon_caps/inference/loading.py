@@ -25,8 +25,8 @@ def load_trained(path, ctx=None, **model_kwargs):
         return load_checkpoint(path, ctx, **model_kwargs)
     from ..model_zoo import get_model, pretrained_info
     name = path[len(PRETRAINED_PREFIX):]
+    net = get_model(name, pretrained=True, ctx=ctx, **model_kwargs)   # an unknown name: said
     info = pretrained_info(name)
-    net = get_model(name, pretrained=True, ctx=ctx, **model_kwargs)
     state = {key: info.get(key) for key in ("epoch", "step", "val_error", "test_error")}
     return Checkpoint(net, dict(info["config"]), path, dict(state, config=info["config"]))
 
