@@ -228,7 +228,8 @@ def train_epoch(run, stop):
                 [stop.requested, not _all_finite(loss_sum, params)]) > 0
             if bad:
                 raise _non_finite(run, epoch)
-            stop.requested = bool(stop_now)          # what the workers agreed, on every one
+            if stop_now:        # what the workers agreed, on every one; never reset here: a
+                stop.requested = True   # signal may arrive while the flags are being summed
             run.trainer.step(config["batch_size"])
             state["step"] += 1
             state["epoch_step"] += 1
