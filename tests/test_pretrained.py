@@ -1,15 +1,21 @@
 """Pretrained weights: verified by sha256, one clear error when missing or damaged, and parameter
 names and shapes pinned so a change cannot silently break shipped weights."""
-import hashlib
 import json
+import os
+import subprocess
+import sys
 
 import mxnet as mx
 import numpy as np
 import pytest
 
+from gluon_caps.checkpoint import record_validation, save_checkpoint
+from gluon_caps.data.base import to_float
 from gluon_caps.errors import CheckpointError, ConfigError
 from gluon_caps.model_zoo import get_model, get_model_list, pretrained
 from gluon_caps.model_zoo.pretrained import pretrained_file
+
+REPO = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 
 #: The parameters of every zoo model, as ``save_parameters`` names them, with their shapes.
 PINNED = {
@@ -46,19 +52,46 @@ def test_parameter_names_and_shapes_are_pinned(name):
     assert got == PINNED[name]
 
 
+def trained_checkpoint(run_dir, net, model="capsnet_mnist"):
+    """A checkpoint of ``net`` as the training loop writes it, validated."""
+    trainer = mx.gluon.Trainer(net.collect_params(), "adam", kvstore=None)
+    config = {"model": model, "dataset": "mnist", "output": str(run_dir), "data_root": "/data"}
+    path = save_checkpoint(str(run_dir), net, trainer, {"epoch": 3, "step": 30, "config": config})
+    record_validation(path, 0.25, [])
+    return path
+
+
 @pytest.fixture
 def weights_dir(tmp_path, monkeypatch):
-    """A weights directory holding an initialized capsnet_mnist as pretrained weights."""
+    """A weights directory holding an initialized capsnet_mnist, published as pretrained
+    weights from a checkpoint."""
     net = get_model("capsnet_mnist")
     net.initialize(mx.init.Uniform(0.1))
     net(mx.nd.zeros((1, 1, 28, 28)))
-    path = tmp_path / "capsnet_mnist-test.params"
-    net.save_parameters(str(path))
-    digest = hashlib.sha256(path.read_bytes()).hexdigest()
-    (tmp_path / "capsnet_mnist.json").write_text(json.dumps(
-        {"file": path.name, "sha256": digest, "config": {"dataset": "mnist"}}))
-    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", str(tmp_path))
-    return tmp_path, net
+    directory = tmp_path / "weights"
+    made_by = {"commands": ["python launch/train.py"], "commits": ["abc"], "log": "log.jsonl"}
+    pretrained.publish(trained_checkpoint(tmp_path / "run", net), "capsnet_mnist", 0.125,
+                       made_by, weights_dir=str(directory))
+    monkeypatch.setattr(pretrained, "WEIGHTS_DIR", str(directory))
+    return directory, net
+
+
+def test_published_weights_describe_their_checkpoint_without_machine_paths(weights_dir):
+    info = pretrained.pretrained_info("capsnet_mnist")
+    assert info["file"] == "capsnet_mnist.params"
+    assert (info["epoch"], info["step"], info["val_error"], info["test_error"]) == (3, 30, 0.25,
+                                                                                    0.125)
+    assert info["config"] == {"model": "capsnet_mnist", "dataset": "mnist"}
+    assert info["made_by"]["commits"] == ["abc"]
+
+
+def test_publishing_a_checkpoint_of_another_model_is_refused(tmp_path):
+    net = mx.gluon.nn.Dense(2, in_units=2)
+    net.initialize()
+    path = trained_checkpoint(tmp_path / "run", net, model="capsnet_smallnorb")
+    with pytest.raises(ConfigError, match="holds a capsnet_smallnorb, not a capsnet_mnist"):
+        pretrained.publish(path, "capsnet_mnist", 0.1, {}, weights_dir=str(tmp_path / "w"))
+    assert not (tmp_path / "w").exists()
 
 
 def test_pretrained_weights_are_loaded(weights_dir):
@@ -71,15 +104,15 @@ def test_pretrained_weights_are_loaded(weights_dir):
 
 def test_damaged_or_missing_weights_are_one_clear_error(weights_dir):
     directory, _ = weights_dir
-    path = directory / "capsnet_mnist-test.params"
+    path = directory / "capsnet_mnist.params"
     data = bytearray(path.read_bytes())
     data[-1] ^= 0xff
     path.write_bytes(bytes(data))
-    with pytest.raises(CheckpointError, match="capsnet_mnist-test.params are damaged .*"
+    with pytest.raises(CheckpointError, match="capsnet_mnist.params are damaged .*"
                                               "reinstall gluon-caps"):
         get_model("capsnet_mnist", pretrained=True)
     path.unlink()
-    with pytest.raises(CheckpointError, match="capsnet_mnist-test.params cannot be read"):
+    with pytest.raises(CheckpointError, match="capsnet_mnist.params cannot be read"):
         pretrained_file("capsnet_mnist")
 
 
@@ -89,3 +122,52 @@ def test_models_without_weights_say_so(weights_dir):
         get_model("capsnet_smallnorb", pretrained=True)
     with pytest.raises(CheckpointError, match="do not fit capsnet_mnist"):
         get_model("capsnet_mnist", pretrained=True, with_decoder=False)
+
+
+def test_publish_weights_ships_the_checkpoint_a_finished_run_scored(tmp_path):
+    net = get_model("capsnet_mnist")
+    net.initialize(mx.init.Uniform(0.1))
+    net(mx.nd.zeros((1, 1, 28, 28)))
+    run = tmp_path / "run"
+    chosen = trained_checkpoint(run, net)
+    script = [sys.executable, os.path.join(REPO, "launch", "publish_weights.py"), str(run),
+              "--log", "docs/log.jsonl", "--command", "train", "--commit", "abc",
+              "--weights-dir", str(tmp_path / "weights")]
+    (run / "log.jsonl").write_text(json.dumps(
+        {"epoch": 3, "step": 30, "train_loss": 0.5, "val_error": 0.25}) + "\n")
+    unfinished = subprocess.run(script, capture_output=True, text=True)
+    assert unfinished.returncode == 2 and unfinished.stderr.count("\n") == 1
+    assert "has no final record naming a checkpoint" in unfinished.stderr
+    with open(run / "log.jsonl", "a") as log:
+        log.write(json.dumps({"final": True, "test_error": 0.5, "model": "capsnet_mnist",
+                              "checkpoint": os.path.relpath(chosen, run)}) + "\n")
+    published = subprocess.run(script, capture_output=True, text=True)
+    assert published.returncode == 0, published.stderr
+    assert json.loads(published.stdout)["test_error"] == 0.5
+    loaded = get_model("capsnet_mnist")
+    loaded.load_parameters(str(tmp_path / "weights" / "capsnet_mnist.params"))
+    x = mx.nd.random.uniform(shape=(2, 1, 28, 28))
+    np.testing.assert_array_equal(loaded(x)[0].asnumpy(), net(x)[0].asnumpy())
+
+
+@pytest.mark.slow
+@pytest.mark.skipif("capsnet_mnist" not in pretrained.pretrained_models(),
+                    reason="no shipped capsnet_mnist weights")
+def test_shipped_capsnet_mnist_scores_its_published_test_error(shared_mnist_dir):
+    """The shipped weights, on the official 10,000 test images as MXNet's own reader gives
+    them, score the test error their description (and the docs) publish, and at most 0.40 %."""
+    from mxnet.gluon.data.vision import MNIST
+    test_set = MNIST(root=shared_mnist_dir, train=False)
+    images = mx.nd.array(np.stack([to_float(image[:, :, 0]) for image in
+                                   test_set._data.asnumpy()]))        # (10000, 1, 28, 28)
+    labels = test_set._label
+    net = get_model("capsnet_mnist", pretrained=True)
+    net.hybridize(static_alloc=True, static_shape=True)
+    wrong = 0
+    for begin in range(0, len(labels), 500):
+        lengths = net(images[begin:begin + 500])[0]
+        wrong += int((lengths.argmax(axis=1).asnumpy() != labels[begin:begin + 500]).sum())
+    published = pretrained.pretrained_info("capsnet_mnist")["test_error"]
+    assert len(labels) == 10000
+    assert wrong / 10000.0 == published
+    assert published <= 0.004

@@ -7,10 +7,14 @@ log). :func:`~gluon_caps.model_zoo.get_model` with ``pretrained=True`` loads the
 import hashlib
 import json
 import os
+import shutil
 
 from ..errors import CheckpointError, ConfigError
 
-__all__ = ["WEIGHTS_DIR", "pretrained_models", "pretrained_info", "pretrained_file"]
+__all__ = ["WEIGHTS_DIR", "pretrained_models", "pretrained_info", "pretrained_file", "publish"]
+
+#: Configuration fields that name places on the machine that trained, left out of the package.
+MACHINE_FIELDS = ("output", "data_root")
 
 #: Where the weights of the package live.
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
@@ -89,3 +93,49 @@ def pretrained_file(name, weights_dir=None):
         raise CheckpointError("the pretrained weights %s are damaged (sha256 %s, shipped %s): "
                               "reinstall gluon-caps" % (path, found, info["sha256"]))
     return path
+
+
+def publish(checkpoint_dir, name, test_error, made_by, weights_dir=None):
+    """Make a checkpoint the pretrained weights of ``name``: copy its ``model.params`` to
+    ``weights/NAME.params`` and describe it in ``weights/NAME.json`` (written last, so a
+    description always names a complete file).
+
+    Parameters
+    ----------
+    checkpoint_dir : str
+        A complete checkpoint directory (its ``state.json`` gives configuration, epoch, step and
+        validation error).
+    name : str
+        The zoo model the weights are for.
+    test_error : float
+        The run's test error, scored once with this checkpoint.
+    made_by : dict
+        How the weights were made: ``commands``, ``commits``, ``log``.
+    weights_dir : str, optional
+        Default the package's :data:`WEIGHTS_DIR`.
+
+    Returns
+    -------
+    dict
+        The description written.
+    """
+    from ..checkpoint import PARAMS, read_state
+    state = read_state(checkpoint_dir)
+    model = state["config"]["model"]
+    if model != name:
+        raise ConfigError("%s holds a %s, not a %s" % (checkpoint_dir, model, name))
+    directory = weights_dir or WEIGHTS_DIR
+    os.makedirs(directory, exist_ok=True)
+    target = os.path.join(directory, name + ".params")
+    shutil.copyfile(os.path.join(checkpoint_dir, PARAMS), target + ".tmp")
+    os.replace(target + ".tmp", target)
+    info = {"file": os.path.basename(target), "sha256": _sha256(target),
+            "config": {key: value for key, value in state["config"].items()
+                       if key not in MACHINE_FIELDS},
+            "epoch": state["epoch"], "step": state["step"], "val_error": state.get("val_error"),
+            "test_error": test_error, "made_by": made_by}
+    with open(os.path.join(directory, name + ".json.tmp"), "w", encoding="utf-8") as handle:
+        json.dump(info, handle, indent=1, sort_keys=True)
+        handle.write("\n")
+    os.replace(os.path.join(directory, name + ".json.tmp"), os.path.join(directory, name + ".json"))
+    return info

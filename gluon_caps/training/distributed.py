@@ -1,4 +1,5 @@
-"""Data-parallel communication: Horovod when it is installed, one process otherwise.
+"""Data-parallel communication: Horovod in a job that ``horovodrun`` (or an MPI launcher)
+started, one process otherwise.
 
 Both classes offer the same few operations, so the training loop has a single code path for one
 process, Horovod on CPUs (Gloo) and Horovod on GPUs (NCCL).
@@ -12,8 +13,11 @@ from mxnet import gluon
 
 from ..errors import ConfigError
 
-__all__ = ["SingleProcess", "HorovodProcess", "init_distributed", "select_context", "StopRequest",
-           "LOST_WORKER_MESSAGES", "is_lost_worker"]
+__all__ = ["SingleProcess", "HorovodProcess", "init_distributed", "launched_by_horovod",
+           "select_context", "StopRequest", "LOST_WORKER_MESSAGES", "is_lost_worker"]
+
+#: Variables a worker's launcher sets: horovodrun (Gloo), Open MPI, MPICH / Intel MPI, PMIx.
+LAUNCHER_VARIABLES = ("HOROVOD_RANK", "OMPI_COMM_WORLD_RANK", "PMI_RANK", "PMIX_RANK")
 
 
 class SingleProcess(object):
@@ -37,7 +41,7 @@ class SingleProcess(object):
 
 
 class HorovodProcess(SingleProcess):
-    """One worker of a Horovod job (launched by ``horovodrun``, or alone)."""
+    """One worker of a Horovod job launched by ``horovodrun`` (or an MPI launcher)."""
 
     def __init__(self, hvd):
         self._hvd = hvd
@@ -69,19 +73,31 @@ class HorovodProcess(SingleProcess):
         return self._hvd.DistributedTrainer(params, optimizer, optimizer_params)
 
 
+def launched_by_horovod():
+    """Whether this process is a worker that ``horovodrun`` or an MPI launcher started."""
+    return any(name in os.environ for name in LAUNCHER_VARIABLES)
+
+
 def init_distributed():
-    """Start Horovod when it is installed, else a single process.
+    """Start Horovod in a launched job, else a single process without Horovod.
+
+    A process started alone never starts Horovod, even where it is installed: a job of one
+    worker gains nothing from it, and Horovod 0.28.1's MXNet binding has a use-after-free race
+    that such a job hit in 1 run of 33 here (the background thread completes a
+    collective, and frees its name, before ``EnqueueTensorBroadcast`` has logged that name: a
+    segmentation fault in ``horovod::common::EnqueueTensorBroadcast``). In a job of several
+    workers the collective waits for the others, which closes that window in practice.
 
     Under ``horovodrun`` without a Horovod that has MXNet support, this raises instead of
     letting every worker train alone.
     """
+    if not launched_by_horovod():
+        return SingleProcess()
     try:
         import horovod.mxnet as hvd
     except ImportError as error:
-        if "HOROVOD_RANK" in os.environ or "OMPI_COMM_WORLD_RANK" in os.environ:
-            raise ConfigError("launched by horovodrun, but horovod.mxnet cannot be imported (%s); "
-                              "build Horovod with HOROVOD_WITH_MXNET=1" % error) from error
-        return SingleProcess()
+        raise ConfigError("launched by horovodrun, but horovod.mxnet cannot be imported (%s); "
+                          "build Horovod with HOROVOD_WITH_MXNET=1" % error) from error
     return HorovodProcess(hvd)
 
 
