@@ -39,6 +39,8 @@ FIELDS = [
     _field("lr_decay_steps", int, 2000, "steps between two learning-rate decays", minimum=1),
     _field("lr_scaling", str, "none", "scale lr with the number of workers: none, linear (x N) or "
            "sqrt (x sqrt N)", choices=("none", "linear", "sqrt")),
+    _field("warmup_epochs", float, 0.0, "epochs over which the learning rate rises linearly from "
+           "0 to lr before its decay (e.g. 1 with --lr-scaling linear)", minimum=0.0),
     _field("num_routing", int, 3, "routing iterations", minimum=1),
     _field("reconstruction_weight", float, 0.0005, "weight of the reconstruction loss (0: none)",
            minimum=0.0),

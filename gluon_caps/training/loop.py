@@ -28,7 +28,7 @@ from ..scoring import count_errors, eval_loader, evaluate
 from .distributed import StopRequest, init_distributed, select_context
 
 __all__ = ["TrainingStopped", "Run", "build_run", "fit", "train_epoch", "validate", "test",
-           "run_trials"]
+           "run_trials", "learning_rate_schedule"]
 
 
 class TrainingStopped(Exception):
@@ -88,9 +88,30 @@ class Run(object):
                 or bool(max_steps and self.state["step"] >= max_steps))
 
 
-def _learning_rate(config, workers):
+def learning_rate_schedule(config, workers, steps_per_epoch):
+    """The learning rate of every optimizer step: ``lr`` scaled by ``lr_scaling`` for the number
+    of workers, reached linearly from 0 over ``warmup_epochs``, and multiplied by ``lr_decay``
+    every ``lr_decay_steps`` steps (counted from the first step, as in the authors' code).
+
+    Parameters
+    ----------
+    config : dict
+        A resolved configuration.
+    workers : int
+        The number of workers (their combined batch is ``workers * batch_size``).
+    steps_per_epoch : int
+        Optimizer steps per epoch.
+
+    Returns
+    -------
+    mxnet.lr_scheduler.FactorScheduler
+        Stateless in the step number, so a resumed run continues the same schedule.
+    """
     factor = {"none": 1.0, "linear": workers, "sqrt": math.sqrt(workers)}
-    return config["lr"] * factor[config["lr_scaling"]]
+    lr = config["lr"] * factor[config["lr_scaling"]]
+    return mx.lr_scheduler.FactorScheduler(
+        step=config["lr_decay_steps"], factor=config["lr_decay"], base_lr=lr,
+        warmup_steps=int(round(config["warmup_epochs"] * steps_per_epoch)), warmup_begin_lr=0.0)
 
 
 def _check_data_fits_model(config, net, train_set):
@@ -128,22 +149,20 @@ def build_run(config, comm, ctx, resumed=None):
     # Horovod's broadcast_parameters below cannot read ("can't generate TBlob for MKLDNN data").
     with autograd.train_mode():
         net(mx.nd.zeros((1,) + net.input_shape, ctx=ctx))
-    lr = _learning_rate(config, comm.size)
-    scheduler = mx.lr_scheduler.FactorScheduler(step=config["lr_decay_steps"],
-                                                factor=config["lr_decay"], base_lr=lr)
+    sampler = ShardSampler(len(train_set), comm.size, comm.rank, shuffle=True, seed=seed)
+    batches = EpochBatches(sampler, batch_size)
+    if len(batches) == 0:
+        raise ConfigError("--batch-size %d is larger than a worker's %d training images"
+                          % (batch_size, len(sampler)))
+    scheduler = learning_rate_schedule(config, comm.size, len(batches))
     trainer = comm.make_trainer(net.collect_params(), "adam",
-                                {"learning_rate": lr, "lr_scheduler": scheduler})
+                                {"learning_rate": scheduler.base_lr, "lr_scheduler": scheduler})
     state = {"epoch": 0, "epoch_step": 0, "step": 0, "epoch_totals": [0.0, 0.0, 0.0],
              "history": [], "train_time": 0.0}
     if resumed is not None:
         resumed.restore(net, trainer, ctx)
         state.update(resumed.state)
     comm.broadcast_parameters(net.collect_params())
-    sampler = ShardSampler(len(train_set), comm.size, comm.rank, shuffle=True, seed=seed)
-    batches = EpochBatches(sampler, batch_size)
-    if len(batches) == 0:
-        raise ConfigError("--batch-size %d is larger than a worker's %d training images"
-                          % (batch_size, len(sampler)))
     workers = {"num_workers": config["num_workers"], "rank": comm.rank, "size": comm.size}
     return Run(config=config, comm=comm, ctx=ctx, net=net, trainer=trainer,
                loss=CapsuleLoss(reconstruction_weight=config["reconstruction_weight"]),

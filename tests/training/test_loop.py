@@ -9,6 +9,7 @@ import pytest
 
 from gluon_caps.checkpoint import list_checkpoints, read_resume_point, read_state
 from gluon_caps.training import fit, resolve_config
+from gluon_caps.training.loop import learning_rate_schedule
 from gluon_caps.training.distributed import SingleProcess
 
 pytestmark = pytest.mark.slow
@@ -97,3 +98,18 @@ def test_an_epoch_checkpointed_before_its_validation_is_validated_on_resume(
     assert [record.get("epoch") for record in records] == [1, 2, None]
     assert records[0]["val_error"] == validated["val_error"]
     assert read_state(path)["val_error"] == validated["val_error"]
+
+
+@pytest.mark.parametrize("workers, scaling, scaled",
+                         [(1, "none", 0.01), (4, "linear", 0.04), (4, "sqrt", 0.02)])
+def test_the_learning_rate_warms_up_linearly_then_decays_every_n_steps(
+        workers, scaling, scaled):
+    config = resolve_config(overrides={"lr": 0.01, "lr_scaling": scaling, "warmup_epochs": 0.4,
+                                       "lr_decay": 0.5, "lr_decay_steps": 5})
+    schedule = learning_rate_schedule(config, workers, steps_per_epoch=10)   # 4 warm-up steps
+    got = [schedule(step) for step in range(1, 17)]
+    expected = [scaled * step / 4 for step in (1, 2, 3)] + [
+        scaled * 0.5 ** ((step - 1) // 5) for step in range(4, 17)]
+    np.testing.assert_allclose(got, expected, rtol=1e-12)
+    without = learning_rate_schedule(resolve_config(overrides={"lr": 0.01}), 1, 10)
+    assert without(1) == 0.01 and without(2000) == 0.01 and without(2001) == 0.01 * 0.96

@@ -36,6 +36,7 @@ def assert_one_line_error(result, *fragments):
     (["--lr", "inf"], ["lr (--lr) must be a finite number, got inf"]),
     (["--lr-decay", "1.5"], ["lr_decay (--lr-decay) must be <= 1.0"]),
     (["--lr-decay", "inf"], ["lr_decay (--lr-decay) must be a finite number"]),
+    (["--warmup-epochs", "-1"], ["warmup_epochs (--warmup-epochs) must be >= 0.0"]),
     (["--reconstruction-weight", "nan"], ["reconstruction_weight (--reconstruction-weight) must "
                                           "be a finite number"]),
     (["--config", "latin1.yaml"], ["config file latin1.yaml is not UTF-8 text"]),
