@@ -42,7 +42,7 @@ import functools
 from . import amx
 from .errors import ConfigError
 
-__all__ = ["DTYPES", "LOW_PRECISION_OPS", "DENSE_OPS", "compute_dtype",
+__all__ = ["DTYPES", "LOW_PRECISION_OPS", "DENSE_OPS", "NO_BFLOAT16", "compute_dtype",
            "register_float32_operators", "convert_symbol", "set_compute_dtype",
            "inference_network", "TrainingPrecision"]
 
@@ -52,6 +52,9 @@ DTYPES = ("float32", "bfloat16")
 LOW_PRECISION_OPS = ("Convolution",)
 #: Operators that compute in low precision too with ``dense=True`` (the decoder's layers).
 DENSE_OPS = ("FullyConnected",)
+#: Why bfloat16 is refused on a CPU where :func:`gluon_caps.amx.bfloat16_kernels` is ``None``.
+NO_BFLOAT16 = ("this CPU has neither AMX nor AVX-512 BF16, so bfloat16 would only be emulated, "
+               "slower than float32")
 
 
 def compute_dtype(dtype, ctx=None, option="--dtype"):
@@ -75,9 +78,7 @@ def compute_dtype(dtype, ctx=None, option="--dtype"):
     if ctx is not None and ctx.device_type == "gpu":
         return "float16"
     if amx.bfloat16_kernels() is None:
-        raise ConfigError("%s bfloat16: this CPU has neither AMX nor AVX-512 BF16, so bfloat16 "
-                          "would only be emulated, slower than float32; use %s float32"
-                          % (option, option))
+        raise ConfigError("%s bfloat16: %s; use %s float32" % (option, NO_BFLOAT16, option))
     return "bfloat16"
 
 

@@ -8,7 +8,7 @@ import numpy as np
 from ..checkpoint import check_finite
 from ..errors import CheckpointError, ConfigError, first_line
 from ..ops import OpsBuildError, load_for_symbol
-from ..precision import compute_dtype, inference_network
+from ..precision import NO_BFLOAT16, compute_dtype, inference_network
 from ..data import class_names, get_dataset_spec
 from .export import export_files, read_meta
 from .images import load_image
@@ -52,7 +52,11 @@ def _export_dtype(meta, symbol, dtype, ctx):
         if ctx.device_type != "cpu":
             raise ConfigError("the export %s computes in %s, which MXNet runs on CPUs only: use "
                               "--ctx cpu, or export the checkpoint in float32" % (symbol, exported))
-        compute_dtype(exported, ctx, option="the export's dtype")
+        try:
+            compute_dtype(exported, ctx)
+        except ConfigError as error:
+            raise ConfigError("the export %s computes in %s, but %s: export the checkpoint again "
+                              "with --dtype float32" % (symbol, exported, NO_BFLOAT16)) from error
     return exported
 
 

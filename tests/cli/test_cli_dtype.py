@@ -174,7 +174,8 @@ def test_bfloat16_is_refused_in_one_line_without_bfloat16_instructions(
 def test_a_bfloat16_export_is_refused_where_it_cannot_run(bf16_export, arrays, monkeypatch):
     monkeypatch.setattr(amx, "bfloat16_kernels", lambda flags=None: None)
     assert_input_error(invoke("predict", bf16_export, arrays[0][0]),
-                       "the export's dtype bfloat16: this CPU has neither")
+                       "computes in bfloat16, but this CPU has neither AMX nor AVX-512 BF16",
+                       "export the checkpoint again with --dtype float32")
 
 
 @pytest.mark.parametrize("args, fragments", [

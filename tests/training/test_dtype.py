@@ -1,19 +1,20 @@
 """The ``dtype`` field of a run: bfloat16 training from the launcher, what may change on resume,
 and the refusals (one line, exit code 2, nothing written)."""
 import os
+import subprocess
 
 import mxnet as mx
 import numpy as np
 import pytest
 
 from gluon_caps import amx
-from gluon_caps.checkpoint import latest_checkpoint
+from gluon_caps.checkpoint import latest_checkpoint, read_state
 from gluon_caps.errors import ConfigError
 from gluon_caps.training import default_config, fit, resolve_config
 from gluon_caps.training.distributed import SingleProcess
 from gluon_caps.training.launcher import main
 
-from tests.training.helpers import tiny_flags
+from tests.training.helpers import environment, horovodrun_command, tiny_flags
 from tests.training.test_loop import log_of, tiny_config
 
 
@@ -58,3 +59,17 @@ def test_a_bfloat16_run_logs_its_dtype_and_keeps_float32_checkpoints(tmp_path, t
     assert np.isfinite(records[0]["train_loss"]) and records[0]["val_error"] is not None
     params = mx.nd.load(os.path.join(latest_checkpoint(str(output)), "model.params"))
     assert {array.dtype for array in params.values()} == {np.float32}
+
+
+@pytest.mark.slow
+@pytest.mark.distributed
+@pytest.mark.skipif(amx.bfloat16_kernels() is None, reason="this CPU has no bfloat16 kernels")
+def test_two_horovod_workers_train_in_bfloat16(tmp_path, tiny_mnist_root, horovod):
+    # Rank 0's parameters reach rank 1 after a first bfloat16 training-mode pass (broadcast).
+    output = tmp_path / "run"
+    result = subprocess.run(horovodrun_command(2) + tiny_flags(
+        tiny_mnist_root, output, batch_size=8, max_steps=2, epochs=1, dtype="bfloat16"),
+        env=environment(), capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert read_state(latest_checkpoint(str(output)))["step"] == 2
+    assert [record["dtype"] for record in log_of(output)] == ["bfloat16", "bfloat16"]
