@@ -16,6 +16,7 @@ from ..loss import CapsuleLoss
 from ..model_zoo import get_model
 from ..nn import fast_forward
 from ..ops import fused_routing
+from ..precision import TrainingPrecision, compute_dtype, set_compute_dtype
 from .flops import conv1_output_size, conv_gflops, model_gflops
 from .stages import OPTIMIZER, stage_times, time_call
 
@@ -26,17 +27,24 @@ _TORCH_LINE = re.compile(r"torch_\w+_img_per_s=([0-9.]+)")
 _TORCH_WHAT = "--torch-reference %s with %s"
 
 
-def ceiling_gflops(net, batch_size, steps, ctx, rounds=3):
+def ceiling_gflops(net, batch_size, steps, ctx, rounds=3, dtype="float32"):
     """GFLOP/s of the network's PrimaryCaps convolution alone, hybridized, forward (with the
     faster kernels of :func:`~gluon_caps.nn.fast_forward`) and forward+backward (input and
     weight gradients): the best this machine does on the model's dominant arithmetic. Timed
-    as :func:`run_benchmark` times the model (``steps`` calls per round, ``rounds`` rounds)."""
+    as :func:`run_benchmark` times the model (``steps`` calls per round, ``rounds`` rounds).
+
+    With ``dtype`` ``bfloat16`` the convolution computes as in the bfloat16 network
+    (:func:`~gluon_caps.precision.set_compute_dtype`): float32 weights cast to bfloat16, its
+    float32 input cast to bfloat16 and its output back to float32. The network casts only the
+    output (its input is conv1's bfloat16 output), so the input's cast makes this ceiling a
+    little low."""
     weight = net.primary_caps.conv.weight.shape                    # (T*d, C1, k, k)
     _, grid_h, grid_w = net.primary_grid
     conv = gluon.nn.Conv2D(weight[0], weight[-1], net.primary_caps.conv._kwargs["stride"],
                            in_channels=weight[1])
     conv.initialize(ctx=ctx)
     conv.hybridize(static_alloc=True, static_shape=True)
+    set_compute_dtype(conv, dtype, ctx)
     x = mx.nd.random.uniform(shape=(batch_size, weight[1]) + conv1_output_size(net), ctx=ctx)
     x.attach_grad()
     flops = batch_size * conv_gflops(weight[1], weight[0], weight[-1], grid_h, grid_w)
@@ -68,7 +76,8 @@ def _peak_rss_gib():
 
 
 def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize=True,
-                  steps=10, stages=True, ceiling=True, routing_chunks=1, ctx=None, rounds=3):
+                  steps=10, stages=True, ceiling=True, routing_chunks=1, ctx=None, rounds=3,
+                  dtype="float32", dense=False):
     """Measure a model's speed on this machine.
 
     Parameters
@@ -97,41 +106,56 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     rounds : int
         Rounds of ``steps`` timed steps; the fastest counts, for the model, its ceiling and
         its stages alike.
+    dtype : {'float32', 'bfloat16'}
+        What the network computes in (:mod:`gluon_caps.precision`); bfloat16 needs
+        ``hybridize``. Its ceiling is measured in float32 and in bfloat16.
+    dense : bool
+        With bfloat16: the decoder's dense layers in bfloat16 too, not only the convolutions.
 
     Returns
     -------
     dict
         ``images_per_s``, ``capsule_ops`` (``"fused"`` or ``"batch_dot"``, see
-        :mod:`gluon_caps.ops`), ``peak_memory_gib`` (peak resident memory of this process, so run
+        :mod:`gluon_caps.ops`), ``dtype`` (what it computed in: ``float32``, ``bfloat16``, or
+        ``float16`` on a GPU), ``dense_dtype`` (that of the decoder's layers),
+        ``peak_memory_gib`` (peak resident memory of this process, so run
         one configuration per process to compare them), ``gflops`` (per image), and with
         ``ceiling``: ``conv_gflops_per_s`` (forward, forward+backward), ``ceiling_images_per_s``
-        and ``fraction_of_ceiling``; with ``stages``: ``stages_ms``, the milliseconds per
+        and ``fraction_of_ceiling``, all in float32 (so a bfloat16 run's fraction is its
+        speed-up over the float32 ceiling), and for a bfloat16 network ``low_precision_ceiling``
+        (``dtype``, ``conv_gflops_per_s``, ``ceiling_images_per_s``, ``fraction_of_ceiling``)
+        of the same convolution in bfloat16; with ``stages``: ``stages_ms``, the milliseconds per
         batch of each stage timed alone, never negative.
 
     Raises
     ------
     ConfigError
-        For a bad mode, size, model name or number of routing chunks, before anything is
-        timed.
+        For a bad mode, size, model name, number of routing chunks or dtype (bfloat16 on a CPU
+        without bfloat16 instructions, or imperative), before anything is timed.
     """
     if mode not in ("train", "infer"):
         raise ConfigError("--mode must be train or infer, got %r" % (mode,))
     if batch_size < 1 or steps < 1 or rounds < 1:
         raise ConfigError("--batch-size, --steps and --rounds must be positive")
     ctx = ctx or mx.cpu()
+    compute = compute_dtype(dtype, ctx)
+    if compute != "float32" and not hybridize:
+        raise ConfigError("--dtype %s needs a hybridized network, not --no-hybridize" % dtype)
     mx.random.seed(0)
     net = get_model(model, routing_chunks=routing_chunks)
     net.initialize(ctx=ctx)
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
+        set_compute_dtype(net, dtype, ctx, dense)
     x = mx.nd.random.uniform(shape=(batch_size,) + tuple(net.input_shape), ctx=ctx)
     labels = mx.nd.one_hot(mx.nd.arange(batch_size, ctx=ctx) % net.num_classes, net.num_classes)
     result = collections.OrderedDict(
         model=model, mode=mode, batch_size=batch_size, hybridize=hybridize, steps=steps,
         rounds=rounds, routing_chunks=routing_chunks, context=str(ctx),
-        capsule_ops="fused" if fused_routing() else "batch_dot")
+        capsule_ops="fused" if fused_routing() else "batch_dot", dtype=compute,
+        dense_dtype=compute if dense else "float32")
     if mode == "train":
-        seconds = time_call(_train_step(net, x, labels), steps, rounds=rounds)
+        seconds = time_call(_train_step(net, x, labels, compute), steps, rounds=rounds)
     else:
         def infer():
             with fast_forward():
@@ -149,28 +173,36 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
         result["ceiling_images_per_s"] = (forward_backward if mode == "train"
                                           else forward) / per_image
         result["fraction_of_ceiling"] = result["images_per_s"] / result["ceiling_images_per_s"]
+        if compute != "float32":
+            low = ceiling_gflops(net, batch_size, steps, ctx, rounds, dtype)
+            low_images_per_s = (low[1] if mode == "train" else low[0]) / per_image
+            result["low_precision_ceiling"] = collections.OrderedDict(
+                dtype=compute, conv_gflops_per_s={"forward": low[0], "forward_backward": low[1]},
+                ceiling_images_per_s=low_images_per_s,
+                fraction_of_ceiling=result["images_per_s"] / low_images_per_s)
     if stages:
         result["stages_ms"] = stage_times(net, x, labels, mode == "train", steps, hybridize,
-                                          rounds)
+                                          rounds, dtype, dense)
     return result
 
 
-def _train_step(net, x, labels):
+def _train_step(net, x, labels, compute="float32"):
     loss = CapsuleLoss()
     trainer = gluon.Trainer(net.collect_params(), *OPTIMIZER)
+    precision = TrainingPrecision(trainer, compute)
 
     def step():
         with autograd.record():
             lengths, reconstruction = net(x, labels)
             value = loss(lengths, labels, reconstruction, x)
-        value.backward()
+        precision.backward(value)
         trainer.step(x.shape[0])
         return value
     return step
 
 
 def peak_memory_sweep(batch_sizes, model="capsnet_mnist", mode="train", routing_chunks=1,
-                      steps=2):
+                      steps=2, dtype="float32", dense=False):
     """Peak resident memory (GiB) of one benchmark process per batch size (no ceiling, no
     stages, one round of ``steps`` steps), each in a fresh process so the peaks do not mix."""
     peaks = collections.OrderedDict()
@@ -178,7 +210,8 @@ def peak_memory_sweep(batch_sizes, model="capsnet_mnist", mode="train", routing_
         command = [sys.executable, "-m", "gluon_caps", "bench", "--json", "--no-stages",
                    "--no-ceiling", "--model", model, "--mode", mode, "--batch-size",
                    str(batch_size), "--steps", str(steps), "--rounds", "1", "--routing-chunks",
-                   str(routing_chunks)]
+                   str(routing_chunks), "--dtype", dtype,
+                   "--bf16-dense" if dense else "--no-bf16-dense"]
         output = _run_command(command, "--memory-sweep at batch size %d" % batch_size,
                               env=_environment())
         peaks[batch_size] = json.loads(output)["peak_memory_gib"]
@@ -238,18 +271,30 @@ def format_benchmark(result):
         result["capsule_ops"],
         "  routing chunks %d" % result["routing_chunks"] if result["routing_chunks"] > 1
         else "")]
+    if result.get("dtype", "float32") != "float32":
+        lines[0] += "  %s %s" % (result["dtype"], "convolutions and dense layers"
+                                 if result["dense_dtype"] != "float32" else "convolutions")
     gflops = result["gflops"]
     lines.append("arithmetic: %.3f GFLOP/image forward, %.3f per training step"
                  % (gflops["forward"], gflops["train"]))
     if "conv_gflops_per_s" in result:
         conv = result["conv_gflops_per_s"]
         lines.append("ceiling:    PrimaryCaps convolution alone %.1f GFLOP/s forward, %.1f "
-                     "forward+backward -> %.1f images/s"
+                     "forward+backward -> %.1f images/s%s"
                      % (conv["forward"], conv["forward_backward"],
-                        result["ceiling_images_per_s"]))
+                        result["ceiling_images_per_s"],
+                        " (float32)" if "low_precision_ceiling" in result else ""))
+    low = result.get("low_precision_ceiling")
+    if low:
+        lines.append("            the same in %s %.1f GFLOP/s forward, %.1f forward+backward "
+                     "-> %.1f images/s" % (low["dtype"], low["conv_gflops_per_s"]["forward"],
+                                           low["conv_gflops_per_s"]["forward_backward"],
+                                           low["ceiling_images_per_s"]))
     speed = "model:      %.1f images/s" % result["images_per_s"]
     if "fraction_of_ceiling" in result:
         speed += " = %.2f of the ceiling" % result["fraction_of_ceiling"]
+    if low:
+        speed += " (float32), %.2f of the %s ceiling" % (low["fraction_of_ceiling"], low["dtype"])
     if "images_per_s_inference_kernels" in result:
         speed += " (%.1f images/s with MXNet's inference-mode kernels)" \
             % result["images_per_s_inference_kernels"]

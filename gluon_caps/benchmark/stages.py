@@ -17,6 +17,7 @@ from mxnet import autograd, gluon
 from ..loss import CapsuleLoss
 from ..nn import capsule_length, fast_forward
 from ..nn.routing import fixed_chunk
+from ..precision import set_compute_dtype
 
 __all__ = ["STAGES", "OPTIMIZER", "Stage", "stage_times", "time_call"]
 
@@ -102,7 +103,8 @@ class Stage(gluon.HybridBlock):
         return self._forward(F, self.net, *inputs)
 
 
-def stage_times(net, x, mask, train, steps, hybridize=True, rounds=3):
+def stage_times(net, x, mask, train, steps, hybridize=True, rounds=3, dtype="float32",
+                dense=False):
     r"""Milliseconds per batch of each stage of ``net``, each timed alone on its own inputs.
 
     - ``conv1``: the first convolution and its ReLU, on the images.
@@ -136,6 +138,13 @@ def stage_times(net, x, mask, train, steps, hybridize=True, rounds=3):
         Hybridize each stage with static memory, as the model is.
     rounds : int
         The fastest of this many rounds counts (see :func:`time_call`).
+    dtype : {'float32', 'bfloat16'}
+        Each hybridized stage computes in this (see
+        :func:`~gluon_caps.precision.set_compute_dtype`), converted alone: a bfloat16 stage
+        casts its float32 input and output, which the whole network does not between conv1
+        and primary.
+    dense : bool
+        With bfloat16: the decoder's dense layers too.
 
     Returns
     -------
@@ -149,6 +158,7 @@ def stage_times(net, x, mask, train, steps, hybridize=True, rounds=3):
         block = Stage(net, stage)
         if hybridize:
             block.hybridize(static_alloc=True, static_shape=True)
+            set_compute_dtype(block, dtype, x.context, dense)
         run = _runner(block, inputs, train)
         times[stage] = 1e3 * time_call(run, steps, rounds=rounds)
         out = run().copy()                    # the next stage's input, a gradient leaf if needed

@@ -4,7 +4,7 @@ import sys
 
 import click
 
-from .options import ctx_option, json_option
+from .options import ctx_option, dtype_option, json_option
 
 
 def _batch_sizes(ctx, param, value):
@@ -46,9 +46,13 @@ def _batch_sizes(ctx, param, value):
 @click.option("--torch-python", default=sys.executable, show_default="this Python",
               help="The Python that has torch, for --torch-reference.")
 @ctx_option
+@dtype_option
+@click.option("--bf16-dense/--no-bf16-dense", "dense", default=False, show_default=True,
+              help="With --dtype bfloat16: the decoder's dense layers in bfloat16 too, not only "
+                   "the convolutions.")
 @json_option
 def bench(model, batch_size, mode, hybridize, steps, rounds, routing_chunks, stages, ceiling,
-          memory_sweep, torch_reference, torch_python, ctx, as_json):
+          memory_sweep, torch_reference, torch_python, ctx, dtype, dense, as_json):
     """Images/s, peak memory and a per-stage breakdown against the ceiling.
 
     The ceiling is the model's PrimaryCaps convolution (about 94 % of its arithmetic) run alone
@@ -62,6 +66,10 @@ def bench(model, batch_size, mode, hybridize, steps, rounds, routing_chunks, sta
     do not share the whole network's graph and memory plan, so their sum, printed under them,
     need not equal the whole step.
 
+    With --dtype bfloat16 the network, its stages and a second ceiling compute in bfloat16; the
+    fraction of the float32 ceiling is then the speed-up over what float32 could reach at best.
+    Compare two dtypes in two runs (one process each: the peak memory is the process's).
+
     Bad options, a missing --torch-reference script or a --torch-python that is no executable
     are reported before anything is timed."""
     from .. import benchmark
@@ -69,10 +77,11 @@ def bench(model, batch_size, mode, hybridize, steps, rounds, routing_chunks, sta
     if torch_reference:
         benchmark.check_torch_reference(torch_reference, torch_python)
     result = benchmark.run_benchmark(model, batch_size, mode, hybridize, steps, stages, ceiling,
-                                     routing_chunks, select_context(ctx, 0), rounds)
+                                     routing_chunks, select_context(ctx, 0), rounds, dtype,
+                                     dense)
     if memory_sweep:
-        result["memory_sweep_gib"] = benchmark.peak_memory_sweep(memory_sweep, model, mode,
-                                                                 routing_chunks)
+        result["memory_sweep_gib"] = benchmark.peak_memory_sweep(
+            memory_sweep, model, mode, routing_chunks, dtype=dtype, dense=dense)
     if torch_reference:
         result["torch_images_per_s"] = benchmark.torch_reference(
             torch_reference, torch_python, mode, batch_size, steps)

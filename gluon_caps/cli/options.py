@@ -2,10 +2,11 @@
 import click
 
 from ..inference.datasets import EVAL_DATASETS
+from ..precision import DTYPES
 
 __all__ = ["checkpoint_argument", "ctx_option", "batch_size_option", "json_option",
-           "dataset_option", "data_root_option", "output_option", "invert_option",
-           "open_checkpoint", "say"]
+           "DTYPE_HELP", "dtype_option", "dataset_option", "data_root_option", "output_option",
+           "invert_option", "open_checkpoint", "say"]
 
 checkpoint_argument = click.argument("checkpoint", metavar="CHECKPOINT", type=click.Path())
 
@@ -19,6 +20,12 @@ batch_size_option = click.option(
 
 json_option = click.option("--json", "as_json", is_flag=True,
                            help="Print JSON instead of a table.")
+
+DTYPE_HELP = ("bfloat16: the convolutions compute in bfloat16 (a CPU with AMX or AVX-512 BF16; "
+              "float16 on a GPU), the weights, routing and lengths in float32.")
+
+dtype_option = click.option("--dtype", type=click.Choice(DTYPES), default="float32",
+                            show_default=True, help=DTYPE_HELP)
 
 dataset_option = click.option(
     "--dataset", type=click.Choice(EVAL_DATASETS), default=None,

@@ -3,7 +3,8 @@ import json
 
 import click
 
-from .options import batch_size_option, ctx_option, invert_option, json_option, say
+from ..precision import DTYPES
+from .options import DTYPE_HELP, batch_size_option, ctx_option, invert_option, json_option, say
 
 
 @click.command()
@@ -12,8 +13,11 @@ from .options import batch_size_option, ctx_option, invert_option, json_option, 
 @invert_option
 @batch_size_option
 @ctx_option
+@click.option("--dtype", type=click.Choice(DTYPES), default=None,
+              help=DTYPE_HELP + " Default float32 for a checkpoint; an export computes in the "
+                                "dtype it was exported in.")
 @json_option
-def predict(model, images, invert, batch_size, ctx, as_json):
+def predict(model, images, invert, batch_size, ctx, dtype, as_json):
     """Classify image files.
 
     MODEL is a checkpoint (run or checkpoint directory, or a file in one) or an export (PREFIX,
@@ -25,7 +29,7 @@ def predict(model, images, invert, batch_size, ctx, as_json):
     from ..inference import classify_files, load_classifier
     from ..training import select_context
     context = select_context(ctx, 0)
-    classifier = load_classifier(model, context)
+    classifier = load_classifier(model, context, dtype)
     results = classify_files(classifier, list(images), context, invert, batch_size)
     for result in results:
         for note in result["notes"]:

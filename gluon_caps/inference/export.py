@@ -3,12 +3,20 @@
 ``PREFIX-symbol.json`` and ``PREFIX-0000.params`` load with
 ``gluon.SymbolBlock.imports(PREFIX + "-symbol.json", ["data"], PREFIX + "-0000.params")`` for any
 batch size; the outputs are the capsule lengths ``(B, K)`` and, with a decoder, the reconstruction
-of the longest capsule ``(B, C*H*W)``. ``PREFIX-meta.json`` says what the input must be.
+of the longest capsule ``(B, C*H*W)``. ``PREFIX-meta.json`` says what the input must be, and the
+``dtype`` the graph computes in.
+
+A bfloat16 export (``dtype="bfloat16"``) is the bfloat16 graph the network runs: standard MXNet
+operators only, its convolutions fed by ``amp_cast`` operators (MXNet 1.6 and later), float32
+parameters, inputs and outputs. It runs in any CPU build of MXNet with oneDNN on a CPU with
+bfloat16 instructions (AVX-512 BF16 or AMX; elsewhere oneDNN emulates them slowly, or refuses),
+not on a GPU: export float32 for those.
 """
 import json
 
 from ..errors import CheckpointError, GluonCapsError
 from ..ops import portable
+from ..precision import inference_network
 from ..data import class_names, get_dataset_spec
 from .files import prepare_output
 from ..errors import first_line
@@ -23,16 +31,19 @@ def export_files(prefix):
     return prefix + "-symbol.json", prefix + "-0000.params", prefix + "-meta.json"
 
 
-def export_checkpoint(checkpoint, prefix):
+def export_checkpoint(checkpoint, prefix, dtype="float32"):
     """Write a checkpoint's network as ``PREFIX-symbol.json``, ``PREFIX-0000.params`` and
     ``PREFIX-meta.json`` (missing directories are created).
 
     Parameters
     ----------
     checkpoint : Checkpoint
-        From :func:`~gluon_caps.inference.load_checkpoint` (on any device).
+        From :func:`~gluon_caps.inference.load_checkpoint` (on the CPU for bfloat16).
     prefix : str
         Path prefix of the files.
+    dtype : {'float32', 'bfloat16'}
+        What the graph computes in (see :mod:`gluon_caps.precision`); bfloat16 is refused on a
+        CPU without bfloat16 instructions, where the graph could not be checked by running it.
 
     Returns
     -------
@@ -44,8 +55,12 @@ def export_checkpoint(checkpoint, prefix):
     spec = get_dataset_spec(config["dataset"])
     files = export_files(prepare_output(prefix))
     ctx = net.collect_params().list_ctx()[0]
+    if dtype != "float32" and ctx.device_type != "cpu":
+        raise GluonCapsError("--dtype %s exports are for CPUs: load the checkpoint on the CPU"
+                             % dtype)
     with portable():                    # batch_dot: compiles and loads no fused operators
         net.hybridize()
+        inference_network(net, dtype, ctx)
         net(mx.nd.zeros((1,) + tuple(net.input_shape), ctx=ctx))   # the no-mask inference graph
     meta = {"format": META_FORMAT, "model": net.model_name,
             "input_shape": list(net.input_shape), "num_classes": net.num_classes,
@@ -54,11 +69,11 @@ def export_checkpoint(checkpoint, prefix):
             "inputs": ["data"],
             "outputs": ["lengths", "reconstruction"] if net.decoder is not None else ["lengths"],
             "preprocessing": spec.preprocessing(net.input_shape),
-            "dataset": config["dataset"], "num_routing": config["num_routing"],
+            "dataset": config["dataset"], "num_routing": config["num_routing"], "dtype": dtype,
             "checkpoint": checkpoint.path, "epoch": checkpoint.state.get("epoch"),
             "step": checkpoint.state.get("step")}
     try:
-        net.export(prefix, epoch=0)
+        net.export(prefix, epoch=0, remove_amp_cast=False)       # a float32 graph has none
         with open(files[2], "w") as handle:
             json.dump(meta, handle, indent=1, sort_keys=True)
     except OSError as error:

@@ -6,8 +6,9 @@ import warnings
 import numpy as np
 
 from ..checkpoint import check_finite
-from ..errors import CheckpointError, first_line
+from ..errors import CheckpointError, ConfigError, first_line
 from ..ops import OpsBuildError, load_for_symbol
+from ..precision import NO_BFLOAT16, compute_dtype, inference_network
 from ..data import class_names, get_dataset_spec
 from .export import export_files, read_meta
 from .images import load_image
@@ -41,11 +42,30 @@ def export_prefix(path):
     return path if os.path.isfile(export_files(path)[0]) else None
 
 
-def _from_export(prefix, ctx):
+def _export_dtype(meta, symbol, dtype, ctx):
+    """The dtype an export computes in, checked against ``--dtype`` and this device."""
+    exported = meta.get("dtype", "float32")
+    if dtype is not None and dtype != exported:
+        raise ConfigError("--dtype %s: the export %s computes in %s, as it was exported; export "
+                          "the checkpoint again with --dtype %s" % (dtype, symbol, exported, dtype))
+    if exported != "float32":
+        if ctx.device_type != "cpu":
+            raise ConfigError("the export %s computes in %s, which MXNet runs on CPUs only: use "
+                              "--ctx cpu, or export the checkpoint in float32" % (symbol, exported))
+        try:
+            compute_dtype(exported, ctx)
+        except ConfigError as error:
+            raise ConfigError("the export %s computes in %s, but %s: export the checkpoint again "
+                              "with --dtype float32" % (symbol, exported, NO_BFLOAT16)) from error
+    return exported
+
+
+def _from_export(prefix, ctx, dtype=None):
     import mxnet as mx
     from mxnet import MXNetError, gluon
     meta = read_meta(prefix)
     symbol, params, _ = export_files(prefix)
+    _export_dtype(meta, symbol, dtype, ctx)
     try:
         load_for_symbol(symbol)
     except OpsBuildError as error:
@@ -73,35 +93,47 @@ def _from_export(prefix, ctx):
                       int(meta.get("labels_per_image", 1)), symbol)
 
 
-def _from_checkpoint(path, ctx):
+def _from_checkpoint(path, ctx, dtype=None):
     from ..scoring import class_lengths
     checkpoint = load_trained(path, ctx)
     net, dataset = checkpoint.net, checkpoint.config["dataset"]
-    net.hybridize()
+    inference_network(net, dtype or "float32", ctx)
     return Classifier(lambda x: class_lengths(net, x), tuple(net.input_shape),
                       class_names(dataset, net.num_classes),
                       get_dataset_spec(dataset).labels_per_image, checkpoint.path)
 
 
-def load_classifier(path, ctx=None):
+def load_classifier(path, ctx=None, dtype=None):
     """A classifier from a checkpoint (run directory, checkpoint directory or a file in one), an
     export (its ``PREFIX``, ``PREFIX-symbol.json`` or ``PREFIX-meta.json``) or the pretrained
     weights of a zoo model (``pretrained:NAME``).
+
+    Parameters
+    ----------
+    path : str
+    ctx : mxnet.Context, optional
+        Default the CPU.
+    dtype : {None, 'float32', 'bfloat16'}
+        What a checkpoint's network computes in (:mod:`gluon_caps.precision`; ``None``:
+        float32). An export computes in the dtype it was exported in (its ``meta.json`` says
+        which); another ``dtype`` is refused.
 
     Raises
     ------
     CheckpointError
         Nothing loadable there; the message names the path.
+    ConfigError
+        A ``dtype`` this machine cannot compute in, or one other than an export's.
     """
     import mxnet as mx
     ctx = ctx or mx.cpu()
     prefix = export_prefix(path)
     if prefix is not None:
-        return _from_export(prefix, ctx)
+        return _from_export(prefix, ctx, dtype)
     if not os.path.exists(path) and not path.startswith(PRETRAINED_PREFIX):
         raise CheckpointError("model %s is neither a checkpoint nor an export (no %s)"
                               % (path, export_files(path)[0]))
-    return _from_checkpoint(path, ctx)
+    return _from_checkpoint(path, ctx, dtype)
 
 
 def classify_files(classifier, paths, ctx=None, invert=False, batch_size=64):

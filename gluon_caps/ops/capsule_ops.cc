@@ -189,14 +189,19 @@ MXReturnValue TwoInputs(const Attrs& attrs, int* num_in, int* num_out) {
   return MX_SUCCESS;
 }
 
-// float32 or float64, the same for both inputs
+// float32 or float64, the same for both inputs. Types are inferred both ways, as MXNet's own
+// operators do: an input whose type is not known yet (-1) takes the other's, and with neither
+// known MXNet asks again later. MXNet's AMP pass (a bfloat16 graph around these float32
+// operators) infers a graph whose parameters have no type yet.
 MXReturnValue SameFloatType(const Attrs& attrs, std::vector<int>* in, std::vector<int>* out) {
-  const int dtype = in->at(0);
-  if ((dtype != kFloat32 && dtype != kFloat64) || in->at(1) != dtype) {
+  const int dtype = in->at(0) != -1 ? in->at(0) : in->at(1);
+  if (dtype == -1) return MX_SUCCESS;
+  if ((dtype != kFloat32 && dtype != kFloat64) || (in->at(1) != -1 && in->at(1) != dtype)) {
     MX_ERROR_MSG << "gluon-caps fused routing needs two float32 or two float64 inputs, got "
                  << "dtype codes " << in->at(0) << " and " << in->at(1);
     return MX_FAIL;
   }
+  (*in)[0] = (*in)[1] = dtype;
   (*out)[0] = dtype;
   return MX_SUCCESS;
 }

@@ -61,6 +61,9 @@ FIELDS = [
     _field("checkpoint_every", int, 0, "also checkpoint every this many steps within an epoch "
            "(0: at epoch ends only)", minimum=0),
     _field("hybridize", bool, True, "hybridize the network (static_alloc, static_shape)"),
+    _field("dtype", str, "float32", "compute dtype: bfloat16 runs the convolutions in bfloat16 "
+           "(CPUs with AMX or AVX-512 BF16; float16 with loss scaling on GPUs), float32 "
+           "weights, routing and losses", choices=("float32", "bfloat16")),
 ]
 _BY_NAME = {field.name: field for field in FIELDS}
 
@@ -143,9 +146,12 @@ def _check(field, value, where):
 
 #: Fields a resumed run may change: how long it trains, where its data is, how it is run.
 #: Every other field (the network, the data, the optimizer and its schedule, the seed) continues
-#: as the checkpoint has it.
+#: as the checkpoint has it. ``dtype`` is how it is run: the parameters and the optimizer state
+#: are float32 whatever it is, so a checkpoint is the same either way, and it goes with ``ctx``
+#: (bfloat16 becomes float16 on a GPU, and a CPU without bfloat16 instructions refuses it): a run
+#: moved to another machine may need to change it. Each epoch's log record says which it used.
 CHANGEABLE_ON_RESUME = ("epochs", "max_steps", "data_root", "download", "num_workers", "ctx",
-                        "keep_checkpoints", "checkpoint_every", "hybridize")
+                        "keep_checkpoints", "checkpoint_every", "hybridize", "dtype")
 
 
 def _check_resumable(saved, config, sources, resume_dir):
@@ -212,6 +218,9 @@ def resolve_config(config_path=None, overrides=None, resumed=None, resume_dir=No
         config[field.name] = _check(field, config[field.name], sources[field.name])
     if config["data_root"]:     # absolute, so a checkpoint's data is found from any directory
         config["data_root"] = os.path.abspath(os.path.expanduser(config["data_root"]))
+    if config["dtype"] != "float32" and not config["hybridize"]:
+        raise ConfigError("dtype %s (%s) needs a hybridized network, not --no-hybridize (%s)"
+                          % (config["dtype"], sources["dtype"], sources["hybridize"]))
     if config["model"] not in get_model_list():
         raise ConfigError("model (%s): unknown model %r; valid models: %s"
                           % (sources["model"], config["model"], ", ".join(get_model_list())))

@@ -22,6 +22,7 @@ from ..data import EpochBatches, ShardSampler, build_splits, prepare_batch
 from ..errors import CheckpointError, ConfigError, format_shape
 from ..loss import CapsuleLoss
 from ..model_zoo import build_model
+from ..precision import TrainingPrecision, compute_dtype, set_compute_dtype
 from ..checkpoint import (best_checkpoint, load_checkpoint, record_validation, remove_partials,
                           save_checkpoint)
 from ..scoring import count_errors, eval_loader, evaluate
@@ -62,6 +63,9 @@ class Run(object):
         Initialized (and hybridized with ``hybridize``), rank 0's parameters on every worker.
     trainer : mxnet.gluon.Trainer
         Adam with the configuration's learning-rate schedule.
+    precision : TrainingPrecision
+        What the network computes in (the configuration's ``dtype`` on this device) and how a
+        step back-propagates (:class:`~gluon_caps.precision.TrainingPrecision`).
     loss : CapsuleLoss
     batches : EpochBatches
         This worker's batches of the training set.
@@ -135,6 +139,7 @@ def build_run(config, comm, ctx, resumed=None):
     resumed : ResumePoint, optional
         From :func:`~gluon_caps.checkpoint.read_resume_point`.
     """
+    compute_dtype(config["dtype"], ctx)         # refused before any data is read
     train_set, val_set, test_set = build_splits(config)
     net = build_model(config)
     _check_data_fits_model(config, net, train_set)
@@ -144,6 +149,7 @@ def build_run(config, comm, ctx, resumed=None):
     net.initialize(ctx=ctx)
     if config["hybridize"]:
         net.hybridize(static_alloc=True, static_shape=True)
+    compute = set_compute_dtype(net, config["dtype"], ctx)
     # Builds the graph (loading the fused operators if it uses them). In training mode: an
     # inference-mode pass on CPU leaves the convolution weights in oneDNN layouts, which
     # Horovod's broadcast_parameters below cannot read ("can't generate TBlob for MKLDNN data").
@@ -157,6 +163,7 @@ def build_run(config, comm, ctx, resumed=None):
     scheduler = learning_rate_schedule(config, comm.size, len(batches))
     trainer = comm.make_trainer(net.collect_params(), "adam",
                                 {"learning_rate": scheduler.base_lr, "lr_scheduler": scheduler})
+    precision = TrainingPrecision(trainer, compute)
     state = {"epoch": 0, "epoch_step": 0, "step": 0, "epoch_totals": [0.0, 0.0, 0.0],
              "history": [], "train_time": 0.0}
     if resumed is not None:
@@ -164,7 +171,7 @@ def build_run(config, comm, ctx, resumed=None):
         state.update(resumed.state)
     comm.broadcast_parameters(net.collect_params())
     workers = {"num_workers": config["num_workers"], "rank": comm.rank, "size": comm.size}
-    return Run(config=config, comm=comm, ctx=ctx, net=net, trainer=trainer,
+    return Run(config=config, comm=comm, ctx=ctx, net=net, trainer=trainer, precision=precision,
                loss=CapsuleLoss(reconstruction_weight=config["reconstruction_weight"]),
                batches=batches,
                loader=mx.gluon.data.DataLoader(train_set, batch_sampler=batches,
@@ -174,10 +181,14 @@ def build_run(config, comm, ctx, resumed=None):
                test_set=test_set, state=state)
 
 
-def _all_finite(loss_sum, params):
-    """Whether the loss and every gradient are finite (one fused check of the gradients)."""
+def _all_finite(loss_sum, params, precision):
+    """Whether the loss and every gradient are finite (one fused check of the gradients). With
+    loss scaling, non-finite gradients are an overflow that the trainer skips: only the loss
+    counts."""
     if not math.isfinite(loss_sum):
         return False
+    if precision.scales_loss:
+        return True
     grads = [param.grad() for param in params if param.grad_req != "null"]
     return bool(mx.nd.multi_all_finite(*grads, num_arrays=len(grads),
                                        init_output=True).asscalar())
@@ -190,7 +201,7 @@ def _step(run, batch):
         outputs = run.net(x, mask)                  # (lengths, [reconstruction])
         lengths, recon = outputs[0], outputs[1] if run.net.decoder is not None else None
         loss = run.loss(lengths, target, recon, recon_target)
-    loss.backward()
+    run.precision.backward(loss)
     loss_sum = float(loss.sum().asscalar())
     return loss_sum, count_errors(lengths, labels), len(labels)
 
@@ -244,7 +255,7 @@ def train_epoch(run, stop):
         for batch in run.loader:
             loss_sum, errors, images = _step(run, batch)
             stop_now, bad = comm.allreduce_sum(
-                [stop.requested, not _all_finite(loss_sum, params)]) > 0
+                [stop.requested, not _all_finite(loss_sum, params, run.precision)]) > 0
             if bad:
                 raise _non_finite(run, epoch)
             if stop_now:        # what the workers agreed, on every one; never reset here: a
@@ -284,7 +295,7 @@ def _end_epoch(run, stop, complete=True):
               "lr": run.trainer.learning_rate,
               "images_per_s": state["step"] * run.config["batch_size"] * run.comm.size
               / max(state["train_time"], 1e-9),
-              "train_time": state["train_time"]}
+              "train_time": state["train_time"], "dtype": run.precision.compute}
     if complete:
         state.update(epoch=state["epoch"] + 1, epoch_step=0, epoch_totals=[0.0, 0.0, 0.0])
     state["pending"] = record                       # validated after the checkpoint is safe
@@ -322,6 +333,7 @@ def test(run):
         net = load_checkpoint(chosen, ctx=run.ctx).net
         if run.config["hybridize"]:
             net.hybridize(static_alloc=True, static_shape=True)
+        set_compute_dtype(net, run.config["dtype"], run.ctx)
     batch_size = run.config["batch_size"]
     score = evaluate(net, eval_loader(run.test_set, batch_size,
                                       num_workers=run.config["num_workers"], rank=comm.rank,
@@ -334,7 +346,7 @@ def test(run):
              "images_per_s": state["step"] * batch_size * comm.size
              / max(state["train_time"], 1e-9),
              "workers": comm.size, "dataset": run.config["dataset"],
-             "model": run.config["model"]}
+             "model": run.config["model"], "dtype": run.precision.compute}
     _log(run, final)
     if comm.rank == 0:
         print(json.dumps(final, sort_keys=True), flush=True)
@@ -380,9 +392,10 @@ def fit(config, resumed=None, comm=None):
     ctx = select_context(config["ctx"], comm.local_rank)
     run = build_run(config, comm, ctx, resumed)       # bad data or model: nothing written yet
     _prepare_output(config, comm, resumed)
-    _say(comm, "training %s on %s with %d worker(s), batch %d per worker, on %s -> %s%s"
+    _say(comm, "training %s on %s with %d worker(s), batch %d per worker, on %s in %s -> %s%s"
          % (config["model"], config["dataset"], comm.size, config["batch_size"], ctx,
-            config["output"], ", resumed at step %d" % run.state["step"] if resumed else ""))
+            run.precision.compute, config["output"],
+            ", resumed at step %d" % run.state["step"] if resumed else ""))
     with StopRequest() as stop:
         if "pending" in run.state:                  # stopped between a checkpoint and validation
             _finish_validation(run, resumed.path if comm.rank == 0 else None)
