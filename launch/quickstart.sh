@@ -15,13 +15,13 @@ if [ -z "$DATA" ] && [ -d "$REPO/../shared/data" ]; then DATA="$(cd "$REPO/../sh
 DATA="${DATA:-$HOME/.mxnet/datasets}"
 has() { [ -f "$DATA/mnist/$1" ] || [ -f "$DATA/$1" ]; }
 if has train-images-idx3-ubyte.gz || has train-images-idx3-ubyte; then
-    CONFIG=launch/configs/mnist.yaml; EXTRA=(--epochs 1 --max-steps 120)
+    CONFIG=launch/configs/mnist.yaml; EXTRA=(--epochs 1 --max-steps 80)
 elif has t10k-images-idx3-ubyte.gz; then
     echo "[quickstart] only the MNIST test images are in $DATA: pipeline check on 8,000/2,000 of them" >&2
     CONFIG=launch/configs/mnist-t10k.yaml; EXTRA=(--epochs 1 --max-steps 120)
 else
     echo "[quickstart] no MNIST files in $DATA: downloading them" >&2
-    CONFIG=launch/configs/mnist.yaml; EXTRA=(--epochs 1 --max-steps 120 --download)
+    CONFIG=launch/configs/mnist.yaml; EXTRA=(--epochs 1 --max-steps 80 --download)
 fi
 OUTPUT="runs/quickstart-$(date +%Y%m%d-%H%M%S)"
 
