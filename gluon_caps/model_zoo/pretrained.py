@@ -119,7 +119,7 @@ def publish(checkpoint_dir, name, test_error, made_by, weights_dir=None):
     dict
         The description written.
     """
-    from ..checkpoint import PARAMS, read_state
+    from ..checkpoint import PARAMS, _write_json, read_state
     state = read_state(checkpoint_dir)
     model = state["config"]["model"]
     if model != name:
@@ -134,8 +134,5 @@ def publish(checkpoint_dir, name, test_error, made_by, weights_dir=None):
                        if key not in MACHINE_FIELDS},
             "epoch": state["epoch"], "step": state["step"], "val_error": state.get("val_error"),
             "test_error": test_error, "made_by": made_by}
-    with open(os.path.join(directory, name + ".json.tmp"), "w", encoding="utf-8") as handle:
-        json.dump(info, handle, indent=1, sort_keys=True)
-        handle.write("\n")
-    os.replace(os.path.join(directory, name + ".json.tmp"), os.path.join(directory, name + ".json"))
+    _write_json(os.path.join(directory, name + ".json"), info)
     return info
