@@ -85,6 +85,18 @@ def test_published_weights_describe_their_checkpoint_without_machine_paths(weigh
     assert info["made_by"]["commits"] == ["abc"]
 
 
+def test_publishing_where_nothing_can_be_written_is_one_clear_error(tmp_path):
+    net = get_model("capsnet_mnist")
+    net.initialize(mx.init.Uniform(0.1))
+    net(mx.nd.zeros((1, 1, 28, 28)))
+    path = trained_checkpoint(tmp_path / "run", net)
+    (tmp_path / "a-file").write_text("not a directory")
+    with pytest.raises(CheckpointError, match="cannot publish .* as the weights of capsnet_mnist "
+                                              "in .*a-file/weights"):
+        pretrained.publish(path, "capsnet_mnist", 0.1, {},
+                           weights_dir=str(tmp_path / "a-file" / "weights"))
+
+
 def test_publishing_a_checkpoint_of_another_model_is_refused(tmp_path):
     net = mx.gluon.nn.Dense(2, in_units=2)
     net.initialize()

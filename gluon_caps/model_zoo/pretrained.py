@@ -125,14 +125,20 @@ def publish(checkpoint_dir, name, test_error, made_by, weights_dir=None):
     if model != name:
         raise ConfigError("%s holds a %s, not a %s" % (checkpoint_dir, model, name))
     directory = weights_dir or WEIGHTS_DIR
-    os.makedirs(directory, exist_ok=True)
     target = os.path.join(directory, name + ".params")
-    shutil.copyfile(os.path.join(checkpoint_dir, PARAMS), target + ".tmp")
-    os.replace(target + ".tmp", target)
-    info = {"file": os.path.basename(target), "sha256": _sha256(target),
-            "config": {key: value for key, value in state["config"].items()
-                       if key not in MACHINE_FIELDS},
-            "epoch": state["epoch"], "step": state["step"], "val_error": state.get("val_error"),
-            "test_error": test_error, "made_by": made_by}
-    _write_json(os.path.join(directory, name + ".json"), info)
+    try:
+        os.makedirs(directory, exist_ok=True)
+        shutil.copyfile(os.path.join(checkpoint_dir, PARAMS), target + ".tmp")
+        os.replace(target + ".tmp", target)
+        info = {"file": os.path.basename(target), "sha256": _sha256(target),
+                "config": {key: value for key, value in state["config"].items()
+                           if key not in MACHINE_FIELDS},
+                "epoch": state["epoch"], "step": state["step"],
+                "val_error": state.get("val_error"), "test_error": test_error,
+                "made_by": made_by}
+        _write_json(os.path.join(directory, name + ".json"), info)
+    except OSError as error:
+        raise CheckpointError("cannot publish %s as the weights of %s in %s: %s"
+                              % (checkpoint_dir, name, directory,
+                                 error.strerror or error)) from error
     return info
