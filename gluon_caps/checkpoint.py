@@ -35,7 +35,8 @@ _SUBDIR = "checkpoints"
 _TEMP_PREFIX = ".partial-"
 
 
-def _fsync_dir(path):
+def _fsync(path):
+    """Flush a file's or a directory's contents to the disk."""
     descriptor = os.open(path, os.O_RDONLY)
     try:
         os.fsync(descriptor)
@@ -169,8 +170,10 @@ def save_checkpoint(run_dir, net, trainer, state, keep=3):
         os.makedirs(temp)
         net.save_parameters(os.path.join(temp, PARAMS))
         mx.nd.save(os.path.join(temp, OPTIMIZER), arrays)
+        for written in (PARAMS, OPTIMIZER):
+            _fsync(os.path.join(temp, written))
         _write_json(os.path.join(temp, STATE), dict(state, optimizer=description))
-        _fsync_dir(temp)
+        _fsync(temp)
     except (OSError, mx.base.MXNetError) as error:
         shutil.rmtree(temp, ignore_errors=True)
         needed = sum(_nbytes(array) for array in
@@ -188,7 +191,7 @@ def save_checkpoint(run_dir, net, trainer, state, keep=3):
         shutil.rmtree(stale)
     else:
         os.rename(temp, final)
-    _fsync_dir(root)
+    _fsync(root)
     _prune(run_dir, keep)
     return final
 

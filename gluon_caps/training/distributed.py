@@ -6,6 +6,7 @@ process, Horovod on CPUs (Gloo) and Horovod on GPUs (NCCL).
 """
 import os
 import signal
+import threading
 
 import mxnet as mx
 import numpy as np
@@ -124,21 +125,62 @@ def select_context(ctx, local_rank):
 
 class StopRequest(object):
     """Within this context, SIGTERM and SIGINT set :attr:`requested` instead of stopping the
-    process; the training loop checks it after each step (all workers agree on it)."""
+    process; the training loop checks it after each step (all workers agree on it).
 
-    def __init__(self):
+    Python runs a signal handler only between two bytecodes of the main thread, so not before
+    the MXNet call the main thread is in (a training step's forward and backward) returns.
+    ``on_signal``, if given, runs at once instead: in a thread of its own, woken by the byte
+    the interpreter's C-level handler writes (:func:`signal.set_wakeup_fd`) when the first
+    stop signal arrives.
+
+    Parameters
+    ----------
+    on_signal : callable, optional
+        Called without arguments, once, in its own thread, as soon as a stop signal arrives.
+    """
+
+    SIGNALS = (signal.SIGTERM, signal.SIGINT)
+
+    def __init__(self, on_signal=None):
         self.requested = False
+        self._on_signal = on_signal
         self._previous = {}
+        self._wakeup = self._watcher = None
 
     def __enter__(self):
-        for signum in (signal.SIGTERM, signal.SIGINT):
+        for signum in self.SIGNALS:
             self._previous[signum] = signal.signal(signum, self._handle)
+        if self._on_signal is not None:
+            read, write = os.pipe()
+            os.set_blocking(write, False)
+            self._wakeup = (read, write, signal.set_wakeup_fd(write, warn_on_full_buffer=False))
+            self._watcher = threading.Thread(target=self._watch, name="gluon-caps-stop",
+                                             daemon=True)
+            self._watcher.start()
         return self
 
     def _handle(self, signum, frame):
         self.requested = True
 
+    def _watch(self):
+        read = self._wakeup[0]
+        while True:
+            received = os.read(read, 64)
+            if not received:                   # the context ended (its end of the pipe closed)
+                return
+            if any(signum in received for signum in self.SIGNALS):
+                self.requested = True
+                self._on_signal()
+                return
+
     def __exit__(self, *exc):
+        if self._watcher is not None:
+            read, write, previous = self._wakeup
+            signal.set_wakeup_fd(previous)
+            os.close(write)
+            if self._watcher is not threading.current_thread():
+                self._watcher.join()
+            os.close(read)
         for signum, handler in self._previous.items():
             signal.signal(signum, handler)
 

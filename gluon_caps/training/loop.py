@@ -3,14 +3,19 @@
 One code path serves one process, Horovod on CPUs (Gloo) and Horovod on GPUs (NCCL): every
 collective goes through the ``comm`` of :mod:`~gluon_caps.training.distributed`. Rank 0 alone
 writes the run directory (``config.json``, ``log.jsonl``, checkpoints). A stop (SIGTERM, SIGINT)
-is agreed by all workers after a step and saved first: the checkpoint is written before anything
-else, so a stop under ``horovodrun`` (which kills its workers a few seconds after forwarding the
-signal) loses nothing, and ``--resume`` continues at the next batch.
+is saved at once: rank 0 writes the checkpoint of the last step applied from a thread of its own
+as soon as the signal arrives, while the main thread may still be inside the next step (which is
+then not applied); the workers agree on the stop after that step and leave. ``horovodrun`` kills
+its workers 5 s after forwarding a signal, and a step of the paper's batch takes longer than that
+on a CPU: so a worker still busy :data:`STOP_DEADLINE_S` after the signal exits on its own, its
+checkpoint safe. ``--resume`` continues at the next batch, exactly.
 """
+import functools
 import json
 import math
 import os
 import sys
+import threading
 import time
 
 import mxnet as mx
@@ -26,10 +31,15 @@ from ..precision import TrainingPrecision, compute_dtype, set_compute_dtype
 from ..checkpoint import (best_checkpoint, load_checkpoint, record_validation, remove_partials,
                           save_checkpoint)
 from ..scoring import count_errors, eval_loader, evaluate
-from .distributed import StopRequest, init_distributed, select_context
+from .distributed import StopRequest, init_distributed, is_lost_worker, select_context
 
 __all__ = ["TrainingStopped", "Run", "build_run", "fit", "train_epoch", "validate", "test",
-           "run_trials", "learning_rate_schedule"]
+           "run_trials", "learning_rate_schedule", "STOP_DEADLINE_S"]
+
+#: Seconds from a stop signal after which a worker whose main thread has not ended the run
+#: exits by itself (0, or 1 when its checkpoint could not be written): ``horovodrun`` kills its
+#: workers 5 s after forwarding a signal (Horovod's ``GRACEFUL_TERMINATION_TIME_S``).
+STOP_DEADLINE_S = 4.0
 
 
 class TrainingStopped(Exception):
@@ -76,9 +86,16 @@ class Run(object):
         ``epoch`` (completed epochs), ``epoch_step`` (batches done in the current epoch),
         ``step`` (optimizer steps), ``epoch_totals`` (loss sum, errors and images of the current
         epoch so far, over all workers), ``history`` (the epoch records), ``train_time``.
+    lock : threading.Lock
+        Held while a step is applied to the network, the trainer and the state, and while they
+        are saved: a checkpoint is always of one applied step.
+    saved : dict
+        ``step`` and ``path`` of the newest checkpoint of this run (rank 0).
     """
 
     def __init__(self, **fields):
+        self.lock = threading.Lock()
+        self.saved = {"step": None, "path": None}
         self.__dict__.update(fields)
 
     @property
@@ -166,9 +183,11 @@ def build_run(config, comm, ctx, resumed=None):
     precision = TrainingPrecision(trainer, compute)
     state = {"epoch": 0, "epoch_step": 0, "step": 0, "epoch_totals": [0.0, 0.0, 0.0],
              "history": [], "train_time": 0.0}
+    saved = {"step": None, "path": None}
     if resumed is not None:
         resumed.restore(net, trainer, ctx)
         state.update(resumed.state)
+        saved = {"step": state["step"], "path": resumed.path}
     comm.broadcast_parameters(net.collect_params())
     workers = {"num_workers": config["num_workers"], "rank": comm.rank, "size": comm.size}
     return Run(config=config, comm=comm, ctx=ctx, net=net, trainer=trainer, precision=precision,
@@ -178,7 +197,7 @@ def build_run(config, comm, ctx, resumed=None):
                                                num_workers=config["num_workers"]),
                val_loader=eval_loader(val_set, batch_size, **workers)
                if val_set is not None else None,
-               test_set=test_set, state=state)
+               test_set=test_set, state=state, saved=saved)
 
 
 def _all_finite(loss_sum, params, precision):
@@ -216,26 +235,76 @@ def _non_finite(run, epoch):
            " (checkpoints in %s)" % os.path.dirname(where) if where else ""))
 
 
-def _checkpoint(run):
-    """Rank 0 saves the run's state; returns the checkpoint directory (``None`` elsewhere).
-    A checkpoint that cannot be written stops every worker (the previous ones stay)."""
-    saved = problem = None
-    if run.comm.rank == 0:
+def _save(run, replace=False):
+    """Rank 0 saves the run at its last applied step, unless that step is saved already (or
+    ``replace``: its state has changed since, e.g. its epoch was closed).
+
+    Returns
+    -------
+    (path, problem)
+        The checkpoint, or why it could not be written (the previous ones stay).
+    """
+    with run.lock:
+        if run.saved["step"] == run.state["step"] and not replace:
+            return run.saved["path"], None
         try:
-            saved = save_checkpoint(run.output, run.net, run.trainer,
-                                    dict(run.state, config=run.config, val_error=None),
-                                    keep=run.config["keep_checkpoints"])
+            path = save_checkpoint(run.output, run.net, run.trainer,
+                                   dict(run.state, config=run.config, val_error=None),
+                                   keep=run.config["keep_checkpoints"])
         except CheckpointError as error:
-            problem = str(error)
+            return None, str(error)
+        run.saved.update(step=run.state["step"], path=path)
+        return path, None
+
+
+def _checkpoint(run, replace=False):
+    """Rank 0 saves the run's state (see :func:`_save`); returns the checkpoint directory
+    (``None`` elsewhere). A checkpoint that cannot be written stops every worker (the previous
+    ones stay)."""
+    saved, problem = _save(run, replace) if run.comm.rank == 0 else (None, None)
     problem = run.comm.broadcast_object(problem)
     if problem:
         raise TrainingStopped(problem)
     return saved
 
 
+def _stopped(run, saved):
+    """Say where a run stopped by a signal continues from; its record."""
+    _say(run.comm, "stopped by a signal after step %d; checkpoint %s; continue with --resume %s"
+         % (run.state["step"], saved, run.output))
+    return {"stopped": True, "step": run.state["step"], "checkpoint": saved}
+
+
+def _exit_stopped(run):
+    """Leave the process at once after a stop signal, with the checkpoint of the last applied
+    step written (rank 0): exit code 0, or 1 if it could not be written. No collective and no
+    MXNet exit hook: the other workers may be gone."""
+    saved, problem = _save(run) if run.comm.rank == 0 else (None, None)
+    if problem:
+        _say(run.comm, "stopped by a signal, but " + problem)
+    else:
+        _stopped(run, saved)
+    sys.stdout.flush()
+    sys.stderr.flush()
+    os._exit(1 if problem else 0)
+
+
+def _save_on_signal(run, finished):
+    """What a stop signal starts at once, in a thread of its own: rank 0 saves the last applied
+    step; then, unless the main thread has ended the run within :data:`STOP_DEADLINE_S` of the
+    signal (it may be inside a long step, or validating), the worker leaves
+    (:func:`_exit_stopped`) before ``horovodrun`` would kill it."""
+    deadline = time.time() + STOP_DEADLINE_S
+    if run.comm.rank == 0:
+        _save(run)
+    if not finished.wait(max(deadline - time.time(), 0.0)):
+        _exit_stopped(run)
+
+
 def train_epoch(run, stop):
-    """Train the current epoch from the batch the state says; stop early on a signal, at
-    ``max_steps`` or at a ``checkpoint_every`` boundary the caller saves.
+    """Train the current epoch from the batch the state says; stop early on a signal (before
+    applying the step it arrived in), at ``max_steps`` or at a ``checkpoint_every`` boundary the
+    caller saves.
 
     Returns
     -------
@@ -247,34 +316,38 @@ def train_epoch(run, stop):
     run.batches.set_epoch(epoch, state["epoch_step"])
     params = list(run.net.collect_params().values())
     every, max_steps = config["checkpoint_every"], config["max_steps"]
-    totals = np.zeros(3)
     bar = tqdm(total=len(run.batches), initial=run.batches.skip, desc="epoch %d" % (epoch + 1),
                unit="batch", leave=False, disable=None if comm.rank == 0 else True)
     tick = time.time()
     try:
         for batch in run.loader:
             loss_sum, errors, images = _step(run, batch)
-            stop_now, bad = comm.allreduce_sum(
-                [stop.requested, not _all_finite(loss_sum, params, run.precision)]) > 0
+            # one collective per step: the stop, a non-finite value, and the epoch's totals
+            summed = comm.allreduce_sum(
+                [stop.requested, not _all_finite(loss_sum, params, run.precision),
+                 loss_sum, errors, images])
+            stop_now, bad, totals = summed[0] > 0, summed[1] > 0, summed[2:]
             if bad:
                 raise _non_finite(run, epoch)
             if stop_now:        # what the workers agreed, on every one; never reset here: a
                 stop.requested = True   # signal may arrive while the flags are being summed
-            run.trainer.step(config["batch_size"])
-            state["step"] += 1
-            state["epoch_step"] += 1
-            totals += (loss_sum, errors, images)
+                break
+            with run.lock:
+                run.trainer.step(config["batch_size"])
+                state["step"] += 1
+                state["epoch_step"] += 1
+                state["epoch_totals"] = (np.asarray(state["epoch_totals"]) + totals).tolist()
+                now = time.time()
+                state["train_time"] += now - tick
+                tick = now
             bar.set_postfix(loss="%.4f" % (loss_sum / images))
             bar.update(1)
-            if stop_now or (max_steps and state["step"] >= max_steps) \
+            if (max_steps and state["step"] >= max_steps) \
                     or (every and state["step"] % every == 0
                         and state["epoch_step"] < len(run.batches)):
                 break
     finally:
         bar.close()
-        state["train_time"] += time.time() - tick
-    state["epoch_totals"] = (np.asarray(state["epoch_totals"])
-                             + comm.allreduce_sum(totals)).tolist()
     return state["epoch_step"] >= len(run.batches)
 
 
@@ -296,10 +369,11 @@ def _end_epoch(run, stop, complete=True):
               "images_per_s": state["step"] * run.config["batch_size"] * run.comm.size
               / max(state["train_time"], 1e-9),
               "train_time": state["train_time"], "dtype": run.precision.compute}
-    if complete:
-        state.update(epoch=state["epoch"] + 1, epoch_step=0, epoch_totals=[0.0, 0.0, 0.0])
-    state["pending"] = record                       # validated after the checkpoint is safe
-    saved = _checkpoint(run)
+    with run.lock:                                  # a stop saves the epoch closed, or not
+        if complete:
+            state.update(epoch=state["epoch"] + 1, epoch_step=0, epoch_totals=[0.0, 0.0, 0.0])
+        state["pending"] = record                   # validated after the checkpoint is safe
+    saved = _checkpoint(run, replace=True)
     if not stop.requested:
         _finish_validation(run, saved)
     return saved
@@ -396,19 +470,25 @@ def fit(config, resumed=None, comm=None):
          % (config["model"], config["dataset"], comm.size, config["batch_size"], ctx,
             run.precision.compute, config["output"],
             ", resumed at step %d" % run.state["step"] if resumed else ""))
-    with StopRequest() as stop:
-        if "pending" in run.state:                  # stopped between a checkpoint and validation
-            _finish_validation(run, resumed.path if comm.rank == 0 else None)
-        while not run.done():
-            complete = train_epoch(run, stop)
-            if complete or (run.done() and not stop.requested):     # an epoch, or max_steps
-                saved = _end_epoch(run, stop, complete)
-            else:                                 # a signal, or --checkpoint-every
-                saved = _checkpoint(run)
-            if stop.requested:
-                _say(comm, "stopped by a signal after step %d; checkpoint %s; continue with "
-                     "--resume %s" % (run.state["step"], saved, config["output"]))
-                return {"stopped": True, "step": run.state["step"], "checkpoint": saved}
+    finished = threading.Event()
+    with StopRequest(functools.partial(_save_on_signal, run, finished)) as stop:
+        try:
+            if "pending" in run.state:              # stopped between a checkpoint and validation
+                _finish_validation(run, resumed.path if comm.rank == 0 else None)
+            while not run.done():
+                complete = train_epoch(run, stop)
+                if complete or (run.done() and not stop.requested):   # an epoch, or max_steps
+                    saved = _end_epoch(run, stop, complete)
+                else:                               # a signal, or --checkpoint-every
+                    saved = _checkpoint(run)
+                if stop.requested:
+                    return _stopped(run, saved)
+        except Exception as error:
+            if stop.requested and is_lost_worker(error):    # another worker left first
+                _exit_stopped(run)
+            raise
+        finally:
+            finished.set()
     return test(run)
 
 

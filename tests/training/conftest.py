@@ -23,13 +23,13 @@ def tiny_mnist_root(tmp_path_factory):
 
 @pytest.fixture(scope="session")
 def paper_val_root(tmp_path_factory):
-    """5,320 training digits (random pixels) so that the paper's val_size of 5,000 leaves 320 to
-    train on, and 32 test digits."""
+    """6,024 training digits (random pixels) so that the paper's val_size of 5,000 leaves 1,024
+    to train on (2 steps of 2 workers of the paper's batch of 256), and 32 test digits."""
     rng = np.random.RandomState(1)
-    images = rng.randint(0, 256, (5352, 28, 28)).astype(np.uint8)
-    labels = (np.arange(5352) % 10).astype(np.uint8)
-    return write_mnist_root(tmp_path_factory.mktemp("paper_val"), (images[:5320], labels[:5320]),
-                            (images[5320:], labels[5320:]))
+    images = rng.randint(0, 256, (6056, 28, 28)).astype(np.uint8)
+    labels = (np.arange(6056) % 10).astype(np.uint8)
+    return write_mnist_root(tmp_path_factory.mktemp("paper_val"), (images[:6024], labels[:6024]),
+                            (images[6024:], labels[6024:]))
 
 
 @pytest.fixture(scope="session")

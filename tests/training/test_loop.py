@@ -2,13 +2,15 @@
 score, same-seed runs across DataLoader worker processes."""
 import json
 import os
+import signal
+import time
 
 import mxnet as mx
 import numpy as np
 import pytest
 
 from gluon_caps.checkpoint import list_checkpoints, read_resume_point, read_state
-from gluon_caps.training import fit, resolve_config
+from gluon_caps.training import fit, loop, resolve_config
 from gluon_caps.training.loop import learning_rate_schedule
 from gluon_caps.training.distributed import SingleProcess
 
@@ -68,6 +70,33 @@ def test_a_run_resumed_mid_epoch_is_the_run_it_continues(tmp_path, tiny_mnist_ro
     for first, second in zip(epochs, again):
         assert (first["train_loss"], first["val_error"]) == (second["train_loss"],
                                                              second["val_error"])
+
+
+def test_a_stop_signal_saves_the_last_applied_step_at_once_and_resume_continues_exactly(
+        tmp_path, tiny_mnist_root, monkeypatch):
+    """The signal arrives as step 2 begins; that step waits until the checkpoint is on disk (a
+    stop that saved only after the step would never write it) and is not applied."""
+    straight, stopped = tmp_path / "straight", tmp_path / "stopped"
+    fit(tiny_config(tiny_mnist_root, straight, epochs=1), comm=SingleProcess())
+    steps, real_step = [], loop._step
+
+    def step_signalled_at_the_second(run, batch):
+        steps.append(time.time())
+        if len(steps) == 2:
+            os.kill(os.getpid(), signal.SIGTERM)
+            while not list_checkpoints(str(stopped)) and time.time() < steps[-1] + 60:
+                time.sleep(0.05)
+        return real_step(run, batch)
+
+    monkeypatch.setattr(loop, "_step", step_signalled_at_the_second)
+    monkeypatch.setattr(loop, "STOP_DEADLINE_S", 600.0)     # the main thread ends the run
+    result = fit(tiny_config(tiny_mnist_root, stopped, epochs=1), comm=SingleProcess())
+    assert result["stopped"] and result["step"] == 1, result
+    assert [read_state(path)["step"] for path in list_checkpoints(str(stopped))] == [1]
+    assert time.time() - steps[1] < 30
+    monkeypatch.setattr(loop, "_step", real_step)
+    resume(stopped)
+    assert largest_difference(params_of(straight), params_of(stopped)) == 0.0
 
 
 def test_the_same_seed_trains_the_same_network_with_dataloader_worker_processes(
