@@ -11,11 +11,14 @@ from .export import export_checkpoint, export_files, read_meta
 from .files import prepare_output
 from .images import load_image
 from .loading import PRETRAINED_PREFIX, Checkpoint, describe, load_checkpoint, load_trained
+from .onnx_graph import export_onnx
+from .onnx_runtime import onnx_session
 from .predict import Classifier, classify_files, export_prefix, load_classifier
 from .report import evaluation_report, format_report
 
 __all__ = ["Checkpoint", "load_checkpoint", "load_trained", "PRETRAINED_PREFIX", "describe",
            "EVAL_DATASETS", "EvalData", "eval_data", "take", "evaluation_report", "format_report",
            "reconstruct_images", "perturb_capsule", "coupling_maps", "PERTURBATION_STEPS",
-           "export_checkpoint", "export_files", "read_meta", "prepare_output", "load_image",
-           "Classifier", "load_classifier", "export_prefix", "classify_files"]
+           "export_checkpoint", "export_files", "read_meta", "export_onnx", "onnx_session",
+           "prepare_output", "load_image", "Classifier", "load_classifier", "export_prefix",
+           "classify_files"]
