@@ -24,8 +24,8 @@ def export(checkpoint, prefix, fmt, dtype):
     (amp_cast) and runs on CPUs with bfloat16 instructions, not on GPUs.
 
     With --format onnx: PREFIX.onnx (standard ONNX operators of opset 13, input "data" with a
-    free batch axis, outputs "lengths" and "reconstruction") beside the same PREFIX-meta.json;
-    it runs in onnxruntime, or anything else that reads ONNX, without MXNet."""
+    free batch axis, outputs "lengths" and "reconstruction") beside the same PREFIX-meta.json,
+    which onnxruntime (and predict) runs without MXNet."""
     from ..inference import export_checkpoint
     loaded, _ = open_checkpoint(checkpoint, "cpu")
     for path in export_checkpoint(loaded, prefix, dtype, fmt):
