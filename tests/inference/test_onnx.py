@@ -38,8 +38,8 @@ def drawn(net, scale=1.0):
 
 class SmallCapsNet(gluon.HybridBlock):
     """A network of gluon_caps.nn blocks and Gluon layers: 14x14 images -> conv, batch norm, max
-    pooling, dropout -> 64 primary capsules -> 3 class capsules routed twice over 2 chunks;
-    outputs the lengths and a dense layer over the coupling coefficients."""
+    pooling, dropout -> 64 primary capsules -> 3 class capsules routed twice; outputs the
+    lengths and a dense layer over the coupling coefficients."""
 
     input_shape = (1, 14, 14)
 
@@ -51,8 +51,7 @@ class SmallCapsNet(gluon.HybridBlock):
                               gluon.nn.BatchNorm(in_channels=8), gluon.nn.MaxPool2D(2),
                               gluon.nn.Dropout(0.5))
             self.primary = PrimaryCaps(4, 4, 3, 1, in_channels=8)
-            self.caps = DenseCaps(64, 4, 3, 6, chunks=2,
-                                  routing=DynamicRouting(2, return_coupling=True))
+            self.caps = DenseCaps(64, 4, 3, 6, routing=DynamicRouting(2, return_coupling=True))
             self.head = gluon.nn.Dense(5, in_units=64 * 3)
 
     def hybrid_forward(self, F, x):
@@ -120,8 +119,10 @@ def _arithmetic(F, x):
     y = F.broadcast_add(3 - (y * 2 - 1) / 4 + 1 / (x + 1), F.sum(x) / 100)
     top = F.one_hot(F.argmax(F.reshape(y, shape=(0, -1)), axis=1), 24, on_value=2, off_value=-1)
     corner = F.slice(y, begin=(None, 1, None, 0), end=(None, None, 2, None), step=(1, 1, 1, 2))
+    halves = F.add_n(F.slice_axis(y, axis=3, begin=0, end=2),
+                     F.slice_axis(y, axis=3, begin=2, end=None))                  # (B, 2, 3, 2)
     return F.concat(F.reshape(F.transpose(corner), shape=(-1, 4)), F.softmax(F.reshape(
-        top, shape=(-1, 4)), axis=0), dim=0)
+        top, shape=(-1, 4)), axis=0), F.reshape(halves, shape=(-1, 4)), dim=0)
 
 
 def _pooling(F, x):
