@@ -45,6 +45,11 @@ setup(
         # Build with: HOROVOD_WITH_MXNET=1 HOROVOD_WITH_GLOO=1 pip install --no-build-isolation
         # (see docs/install.rst); a plain install builds Horovod without MXNet support.
         "horovod": ["horovod==0.28.1"],
+        # ONNX export and onnxruntime's own dependencies, but not onnxruntime: 1.15.1, the oldest
+        # with a Python 3.11 wheel, declares numpy>=1.24.2 yet runs with the numpy<1.24 MXNet
+        # needs (newer ones pull numpy 2), so it is installed with --no-deps, its version pinned
+        # in constraints.txt (see docs/install.rst).
+        "onnx": ["onnx==1.14.1", "coloredlogs", "flatbuffers", "packaging", "protobuf", "sympy"],
         "test": ["pytest>=7", "psutil>=5"],
         "docs": ["sphinx>=5,<8", "numpydoc>=1.5", "sphinx-click>=4"],
         "lint": ["flake8>=5"],

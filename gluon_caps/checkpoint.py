@@ -321,9 +321,9 @@ def find_checkpoint(path, prefer="best"):
 
 def check_finite(arrays, path):
     """Raise :class:`CheckpointError` naming ``path`` and the first array of ``arrays`` (name ->
-    NDArray) that holds NaN or an infinity."""
+    NDArray or NumPy array) that holds NaN or an infinity."""
     for name, array in arrays.items():
-        if not np.isfinite(array.asnumpy()).all():
+        if not np.isfinite(array.asnumpy() if hasattr(array, "asnumpy") else array).all():
             raise CheckpointError("%s holds NaN or infinite values (in %s): it is damaged"
                                   % (path, name))
 

@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Create or refresh the project's virtual environment (.venv, or $GLUON_CAPS_VENV) with gluon-caps,
-# MXNet 1.9.1 (CPU), numpy<1.24, the test/docs/lint tools, and Horovod built with MXNet and Gloo.
+# MXNet 1.9.1 (CPU), numpy<1.24, the test/docs/lint tools, onnx and onnxruntime, and Horovod built
+# with MXNet and Gloo.
 # Needs only Python 3.8-3.11, gcc/g++ and cmake. Idempotent: a second run installs nothing.
 # Usage: bash launch/setup_env.sh   (prints the venv's path on its last line)
 set -euo pipefail
@@ -20,9 +21,13 @@ fi
 stamp="$VENV/.gluon-caps-requirements"
 wanted="$(cat "$REPO/setup.py" "$CONSTRAINTS" | sha256sum | cut -d' ' -f1)"
 if [ "$(cat "$stamp" 2>/dev/null || true)" != "$wanted" ]; then
-    say "installing gluon-caps[cpu,test,docs,lint] (numpy pinned by constraints.txt)"
+    say "installing gluon-caps[cpu,test,docs,lint,onnx] (numpy pinned by constraints.txt)"
     "$PY" -m pip install --quiet --upgrade pip wheel setuptools -c "$CONSTRAINTS"
-    "$PY" -m pip install --quiet -e "$REPO[cpu,test,docs,lint]" -c "$CONSTRAINTS"
+    "$PY" -m pip install --quiet -e "$REPO[cpu,test,docs,lint,onnx]" -c "$CONSTRAINTS"
+    # its metadata asks for numpy>=1.24.2, which MXNet cannot import: its version is in
+    # constraints.txt, its other dependencies come with the onnx extra (docs/install.rst)
+    say "installing onnxruntime without its dependencies"
+    "$PY" -m pip install --quiet --no-deps onnxruntime -c "$CONSTRAINTS"
     echo "$wanted" > "$stamp"
 fi
 

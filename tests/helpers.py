@@ -1,6 +1,9 @@
-"""Helpers of the tests around the fused operators: whether they build here, a process in which
-they were never loaded, the operators of a graph."""
+"""Helpers of the tests around the fused operators and the exports: whether the operators build
+here, a process in which they were never loaded, the operators of a graph, whether onnx and
+onnxruntime are installed."""
+import importlib.util
 import json
+import os
 
 import pytest
 
@@ -46,3 +49,14 @@ def symbol_operators(prefix):
     """The operators of an exported graph ``PREFIX-symbol.json``."""
     with open(prefix + "-symbol.json") as handle:
         return {node["op"] for node in json.load(handle)["nodes"]}
+
+
+def require_onnx():
+    """Skip the calling test where onnx or onnxruntime is not installed, except under
+    ``GLUON_CAPS_REQUIRE_ONNX=1`` (``tests/run.sh``, whose environment has them), where their
+    absence is a failure."""
+    missing = [name for name in ("onnx", "onnxruntime") if importlib.util.find_spec(name) is None]
+    if missing:
+        if os.environ.get("GLUON_CAPS_REQUIRE_ONNX") == "1":
+            pytest.fail("%s required (GLUON_CAPS_REQUIRE_ONNX=1)" % " and ".join(missing))
+        pytest.skip("%s not installed" % " and ".join(missing))

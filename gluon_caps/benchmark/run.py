@@ -18,6 +18,7 @@ from ..nn import fast_forward
 from ..ops import fused_routing
 from ..precision import TrainingPrecision, compute_dtype, set_compute_dtype
 from .flops import conv1_output_size, conv_gflops, model_gflops
+from .onnx_speed import check_onnxruntime, onnxruntime_speed
 from .stages import OPTIMIZER, stage_times, time_call
 
 __all__ = ["run_benchmark", "ceiling_gflops", "format_benchmark", "peak_memory_sweep",
@@ -77,7 +78,7 @@ def _peak_rss_gib():
 
 def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize=True,
                   steps=10, stages=True, ceiling=True, routing_chunks=1, ctx=None, rounds=3,
-                  dtype="float32", dense=False):
+                  dtype="float32", dense=False, onnxruntime=False):
     """Measure a model's speed on this machine.
 
     Parameters
@@ -111,6 +112,9 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
         ``hybridize``. Its ceiling is measured in float32 and in bfloat16.
     dense : bool
         With bfloat16: the decoder's dense layers in bfloat16 too, not only the convolutions.
+    onnxruntime : bool
+        Also time the network exported to ONNX in onnxruntime on the same batch (``infer``,
+        hybridized, float32; see :func:`~gluon_caps.benchmark.onnx_speed.onnxruntime_speed`).
 
     Returns
     -------
@@ -125,13 +129,15 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
         speed-up over the float32 ceiling), and for a bfloat16 network ``low_precision_ceiling``
         (``dtype``, ``conv_gflops_per_s``, ``ceiling_images_per_s``, ``fraction_of_ceiling``)
         of the same convolution in bfloat16; with ``stages``: ``stages_ms``, the milliseconds per
-        batch of each stage timed alone, never negative.
+        batch of each stage timed alone, never negative; with ``onnxruntime``:
+        ``onnxruntime_images_per_s`` and ``onnxruntime_threads``.
 
     Raises
     ------
     ConfigError
         For a bad mode, size, model name, number of routing chunks or dtype (bfloat16 on a CPU
-        without bfloat16 instructions, or imperative), before anything is timed.
+        without bfloat16 instructions, or imperative), or ``onnxruntime`` where it cannot run,
+        before anything is timed.
     """
     if mode not in ("train", "infer"):
         raise ConfigError("--mode must be train or infer, got %r" % (mode,))
@@ -141,6 +147,8 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     compute = compute_dtype(dtype, ctx)
     if compute != "float32" and not hybridize:
         raise ConfigError("--dtype %s needs a hybridized network, not --no-hybridize" % dtype)
+    if onnxruntime:
+        check_onnxruntime(mode, hybridize, dtype)
     mx.random.seed(0)
     net = get_model(model, routing_chunks=routing_chunks)
     net.initialize(ctx=ctx)
@@ -165,6 +173,8 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
             lambda: net(x), steps, rounds=rounds)
     result["images_per_s"] = batch_size / seconds
     result["peak_memory_gib"] = _peak_rss_gib()
+    if onnxruntime:                 # after the peak memory, which stays MXNet's
+        result.update(onnxruntime_speed(net, x, steps, rounds))
     result["gflops"] = model_gflops(net)
     if ceiling:
         forward, forward_backward = ceiling_gflops(net, batch_size, steps, ctx, rounds)
@@ -299,6 +309,12 @@ def format_benchmark(result):
         speed += " (%.1f images/s with MXNet's inference-mode kernels)" \
             % result["images_per_s_inference_kernels"]
     lines.append(speed)
+    if "onnxruntime_images_per_s" in result:
+        lines.append("onnxruntime: %.1f images/s with %s threads = %.2fx MXNet (the exported "
+                     "float32 graph, same batch)" % (
+                         result["onnxruntime_images_per_s"],
+                         result["onnxruntime_threads"] or "its default number of",
+                         result["onnxruntime_images_per_s"] / result["images_per_s"]))
     lines.append("memory:     peak resident %.2f GiB" % result["peak_memory_gib"])
     if "stages_ms" in result:
         train = result["mode"] == "train"

@@ -40,6 +40,9 @@ def _batch_sizes(ctx, param, value):
               help="Measure the PrimaryCaps convolution alone (the ceiling).")
 @click.option("--memory-sweep", callback=_batch_sizes, default=None, metavar="B1,B2,...",
               help="Also the peak memory at these batch sizes, one process each.")
+@click.option("--onnxruntime", is_flag=True,
+              help="With --mode infer: also time the network exported to ONNX in onnxruntime "
+                   "(CPU, OMP_NUM_THREADS threads) on the same batch.")
 @click.option("--torch-reference", type=click.Path(dir_okay=False), default=None,
               help="Run this PyTorch reference script right after (e.g. "
                    "../shared/bench/torch_reference.py) and report the speed-up.")
@@ -52,7 +55,7 @@ def _batch_sizes(ctx, param, value):
                    "the convolutions.")
 @json_option
 def bench(model, batch_size, mode, hybridize, steps, rounds, routing_chunks, stages, ceiling,
-          memory_sweep, torch_reference, torch_python, ctx, dtype, dense, as_json):
+          memory_sweep, onnxruntime, torch_reference, torch_python, ctx, dtype, dense, as_json):
     """Images/s, peak memory and a per-stage breakdown against the ceiling.
 
     The ceiling is the model's PrimaryCaps convolution (about 94 % of its arithmetic) run alone
@@ -70,6 +73,11 @@ def bench(model, batch_size, mode, hybridize, steps, rounds, routing_chunks, sta
     fraction of the float32 ceiling is then the speed-up over what float32 could reach at best.
     Compare two dtypes in two runs (one process each: the peak memory is the process's).
 
+    With --mode infer --onnxruntime the network is also exported to ONNX (the float32 graph
+    `gluon-caps export --format onnx` writes) and timed in onnxruntime on the same batch. Set
+    OMP_NUM_THREADS to compare like with like: both then run that many threads; without it
+    onnxruntime takes one per physical core and MXNet half the logical cores of an x86 CPU.
+
     Bad options, a missing --torch-reference script or a --torch-python that is no executable
     are reported before anything is timed."""
     from .. import benchmark
@@ -78,7 +86,7 @@ def bench(model, batch_size, mode, hybridize, steps, rounds, routing_chunks, sta
         benchmark.check_torch_reference(torch_reference, torch_python)
     result = benchmark.run_benchmark(model, batch_size, mode, hybridize, steps, stages, ceiling,
                                      routing_chunks, select_context(ctx, 0), rounds, dtype,
-                                     dense)
+                                     dense, onnxruntime)
     if memory_sweep:
         result["memory_sweep_gib"] = benchmark.peak_memory_sweep(
             memory_sweep, model, mode, routing_chunks, dtype=dtype, dense=dense)

@@ -21,13 +21,18 @@ def predict(model, images, invert, batch_size, ctx, dtype, as_json):
     """Classify image files.
 
     MODEL is a checkpoint (run or checkpoint directory, or a file in one) or an export (PREFIX,
-    PREFIX-symbol.json or PREFIX-meta.json). IMAGES are PNG or JPEG files (made grayscale,
+    PREFIX-symbol.json, PREFIX-meta.json or PREFIX.onnx; a PREFIX with both names the MXNet
+    export). An ONNX model runs in onnxruntime on the CPU (--ctx gpu is refused for it) and
+    reads the PREFIX-meta.json beside it. IMAGES are PNG or JPEG files (made grayscale,
     padded to the input's aspect ratio and resized to it, scaled to [0, 1]) or .npy arrays
     (taken as they are when shaped as the input: (C, H, W), or (H, W) for one channel).
     Prints the class and the capsule lengths of each image; notes on how an image was fitted
     go to stderr."""
-    from ..inference import classify_files, load_classifier
+    from ..inference import classify_files, export_format, load_classifier
     from ..training import select_context
+    if ctx == "gpu" and export_format(model) == "onnx":
+        raise click.BadParameter("ONNX models run in onnxruntime on the CPU here",
+                                 param_hint="--ctx")
     context = select_context(ctx, 0)
     classifier = load_classifier(model, context, dtype)
     results = classify_files(classifier, list(images), context, invert, batch_size)

@@ -4,7 +4,10 @@
 ``gluon.SymbolBlock.imports(PREFIX + "-symbol.json", ["data"], PREFIX + "-0000.params")`` for any
 batch size; the outputs are the capsule lengths ``(B, K)`` and, with a decoder, the reconstruction
 of the longest capsule ``(B, C*H*W)``. ``PREFIX-meta.json`` says what the input must be, and the
-``dtype`` the graph computes in.
+``dtype`` the graph computes in. In the ``onnx`` format the same graph is ``PREFIX.onnx``
+(standard ONNX operators of opset 13, a free batch axis, outputs named ``lengths`` and
+``reconstruction``; see :mod:`~gluon_caps.inference.onnx_graph`), float32 only, beside the same
+``PREFIX-meta.json``.
 
 A bfloat16 export (``dtype="bfloat16"``) is the bfloat16 graph the network runs: standard MXNet
 operators only, its convolutions fed by ``amp_cast`` operators (MXNet 1.6 and later), float32
@@ -14,26 +17,32 @@ not on a GPU: export float32 for those.
 """
 import json
 
-from ..errors import CheckpointError, GluonCapsError
+from ..errors import CheckpointError, ConfigError, GluonCapsError, first_line
 from ..ops import portable
 from ..precision import inference_network
 from ..data import class_names, get_dataset_spec
 from .files import prepare_output
-from ..errors import first_line
+from .onnx_graph import export_onnx, require
 
-__all__ = ["export_files", "export_checkpoint", "read_meta"]
+__all__ = ["EXPORT_FORMATS", "export_files", "export_checkpoint", "read_meta"]
 
 META_FORMAT = "gluon-caps-export/1"
+#: The formats of :func:`export_checkpoint`: MXNet's symbol and parameters, or ONNX.
+EXPORT_FORMATS = ("mxnet", "onnx")
 
 
-def export_files(prefix):
-    """The three files of an export: ``(symbol, params, meta)``."""
+def export_files(prefix, fmt="mxnet"):
+    """The files of an export, its description last: ``(symbol, params, meta)``, or
+    ``(onnx, meta)`` for ``fmt="onnx"``."""
+    if fmt == "onnx":
+        return prefix + ".onnx", prefix + "-meta.json"
     return prefix + "-symbol.json", prefix + "-0000.params", prefix + "-meta.json"
 
 
-def export_checkpoint(checkpoint, prefix, dtype="float32"):
+def export_checkpoint(checkpoint, prefix, dtype="float32", fmt="mxnet"):
     """Write a checkpoint's network as ``PREFIX-symbol.json``, ``PREFIX-0000.params`` and
-    ``PREFIX-meta.json`` (missing directories are created).
+    ``PREFIX-meta.json``, or as ``PREFIX.onnx`` and ``PREFIX-meta.json`` (missing directories
+    are created).
 
     Parameters
     ----------
@@ -44,6 +53,9 @@ def export_checkpoint(checkpoint, prefix, dtype="float32"):
     dtype : {'float32', 'bfloat16'}
         What the graph computes in (see :mod:`gluon_caps.precision`); bfloat16 is refused on a
         CPU without bfloat16 instructions, where the graph could not be checked by running it.
+        ONNX exports are float32.
+    fmt : {'mxnet', 'onnx'}
+        MXNet's symbol and parameters, or an ONNX model (needs the ``onnx`` package).
 
     Returns
     -------
@@ -53,7 +65,14 @@ def export_checkpoint(checkpoint, prefix, dtype="float32"):
     import mxnet as mx
     net, config = checkpoint.net, checkpoint.config
     spec = get_dataset_spec(config["dataset"])
-    files = export_files(prepare_output(prefix))
+    if fmt not in EXPORT_FORMATS:
+        raise ConfigError("--format must be one of %s, got %r" % (", ".join(EXPORT_FORMATS), fmt))
+    if fmt == "onnx":
+        if dtype != "float32":
+            raise ConfigError("--dtype %s: ONNX exports compute in float32; export with "
+                              "--format mxnet for a %s graph" % (dtype, dtype))
+        require("onnx", "--format onnx")
+    files = export_files(prepare_output(prefix), fmt)
     ctx = net.collect_params().list_ctx()[0]
     if dtype != "float32" and ctx.device_type != "cpu":
         raise GluonCapsError("--dtype %s exports are for CPUs: load the checkpoint on the CPU"
@@ -73,8 +92,11 @@ def export_checkpoint(checkpoint, prefix, dtype="float32"):
             "checkpoint": checkpoint.path, "epoch": checkpoint.state.get("epoch"),
             "step": checkpoint.state.get("step")}
     try:
-        net.export(prefix, epoch=0, remove_amp_cast=False)       # a float32 graph has none
-        with open(files[2], "w") as handle:
+        if fmt == "onnx":
+            export_onnx(net, files[0], output_names=meta["outputs"])
+        else:
+            net.export(prefix, epoch=0, remove_amp_cast=False)   # a float32 graph has none
+        with open(files[-1], "w") as handle:
             json.dump(meta, handle, indent=1, sort_keys=True)
     except OSError as error:
         raise GluonCapsError("cannot write the export %s: %s"
@@ -90,7 +112,7 @@ def read_meta(prefix):
     CheckpointError
         The file is missing, not JSON, or lacks the model's input shape; the message names it.
     """
-    path = export_files(prefix)[2]
+    path = export_files(prefix)[-1]
     try:
         with open(path) as handle:
             meta = json.load(handle)

@@ -10,11 +10,14 @@ from ..errors import CheckpointError, ConfigError, first_line
 from ..ops import OpsBuildError, load_for_symbol
 from ..precision import NO_BFLOAT16, compute_dtype, inference_network
 from ..data import class_names, get_dataset_spec
-from .export import export_files, read_meta
+from .export import EXPORT_FORMATS, export_files, read_meta
 from .images import load_image
 from .loading import PRETRAINED_PREFIX, load_trained
+from .onnx_runtime import onnx_session
 
-__all__ = ["Classifier", "load_classifier", "export_prefix", "classify_files"]
+__all__ = ["Classifier", "load_classifier", "export_prefix", "export_format", "classify_files"]
+
+_EXPORT_SUFFIXES = ("-symbol.json", "-meta.json", "-0000.params", ".onnx")
 
 Classifier = collections.namedtuple("Classifier",
                                     "lengths input_shape class_names labels_per_image source")
@@ -30,16 +33,35 @@ class_names : list of str
 labels_per_image : int
     Classes reported per image (2 for a MultiMNIST model).
 source : str
-    The checkpoint directory or the export's symbol file.
+    The checkpoint directory, the export's symbol file or its ``.onnx`` file.
 """
+
+
+def _split_export(path):
+    """``(prefix, suffix)`` of a path that may name a file of an export."""
+    for suffix in _EXPORT_SUFFIXES:
+        if path.endswith(suffix):
+            return path[:-len(suffix)], suffix
+    return path, ""
 
 
 def export_prefix(path):
     """The export prefix ``path`` names (a prefix or one of its files), or ``None``."""
-    for suffix in ("-symbol.json", "-meta.json", "-0000.params"):
-        if path.endswith(suffix):
-            return path[:-len(suffix)]
-    return path if os.path.isfile(export_files(path)[0]) else None
+    prefix, suffix = _split_export(path)
+    return prefix if suffix or export_format(path) is not None else None
+
+
+def export_format(path):
+    """The format of the export ``path`` names: ``"onnx"`` for a ``.onnx`` file, else
+    ``"mxnet"`` where its ``-symbol.json`` is, else ``"onnx"`` where its ``.onnx`` file is, else
+    ``None``."""
+    prefix, suffix = _split_export(path)
+    if suffix == ".onnx":
+        return "onnx"
+    for fmt in EXPORT_FORMATS:
+        if os.path.isfile(export_files(prefix, fmt)[0]):
+            return fmt
+    return None
 
 
 def _export_dtype(meta, symbol, dtype, ctx):
@@ -93,6 +115,26 @@ def _from_export(prefix, ctx, dtype=None):
                       int(meta.get("labels_per_image", 1)), symbol)
 
 
+def _from_onnx(prefix, dtype=None):
+    import mxnet as mx
+    meta = read_meta(prefix)
+    path = export_files(prefix, "onnx")[0]
+    if dtype not in (None, "float32"):
+        raise ConfigError("--dtype %s: the ONNX model %s computes in float32" % (dtype, path))
+    session = onnx_session(path)
+    inputs = [(graph_input.name, list(graph_input.shape[1:]))
+              for graph_input in session.get_inputs()]
+    outputs = [output.name for output in session.get_outputs()]
+    if inputs != [("data", list(meta["input_shape"]))] or outputs != meta["outputs"]:
+        raise CheckpointError("the ONNX model %s does not fit its description %s: it takes %s "
+                              "and gives %s" % (path, export_files(prefix)[-1], inputs, outputs))
+
+    def lengths(x):
+        return mx.nd.array(session.run(outputs[:1], {"data": x.asnumpy()})[0], ctx=x.context)
+    return Classifier(lengths, tuple(meta["input_shape"]), list(meta["class_names"]),
+                      int(meta.get("labels_per_image", 1)), path)
+
+
 def _from_checkpoint(path, ctx, dtype=None):
     from ..scoring import class_lengths
     checkpoint = load_trained(path, ctx)
@@ -105,14 +147,18 @@ def _from_checkpoint(path, ctx, dtype=None):
 
 def load_classifier(path, ctx=None, dtype=None):
     """A classifier from a checkpoint (run directory, checkpoint directory or a file in one), an
-    export (its ``PREFIX``, ``PREFIX-symbol.json`` or ``PREFIX-meta.json``) or the pretrained
-    weights of a zoo model (``pretrained:NAME``).
+    export (its ``PREFIX``, ``PREFIX-symbol.json``, ``PREFIX-meta.json`` or ``PREFIX.onnx``; a
+    prefix names its MXNet export where there is one, see :func:`export_format`) or the
+    pretrained weights of a zoo model (``pretrained:NAME``).
+
+    An ONNX model runs in onnxruntime on the CPU (:func:`~gluon_caps.inference.onnx_session`);
+    the classifier still takes and returns NDArrays.
 
     Parameters
     ----------
     path : str
     ctx : mxnet.Context, optional
-        Default the CPU.
+        Default the CPU; where the images and lengths are (an ONNX model computes on the CPU).
     dtype : {None, 'float32', 'bfloat16'}
         What a checkpoint's network computes in (:mod:`gluon_caps.precision`; ``None``:
         float32). An export computes in the dtype it was exported in (its ``meta.json`` says
@@ -123,11 +169,14 @@ def load_classifier(path, ctx=None, dtype=None):
     CheckpointError
         Nothing loadable there; the message names the path.
     ConfigError
-        A ``dtype`` this machine cannot compute in, or one other than an export's.
+        A ``dtype`` this machine cannot compute in, or one other than an export's; an ONNX
+        model where ``onnx`` or ``onnxruntime`` is not installed.
     """
     import mxnet as mx
     ctx = ctx or mx.cpu()
     prefix = export_prefix(path)
+    if prefix is not None and export_format(path) == "onnx":
+        return _from_onnx(prefix, dtype)
     if prefix is not None:
         return _from_export(prefix, ctx, dtype)
     if not os.path.exists(path) and not path.startswith(PRETRAINED_PREFIX):

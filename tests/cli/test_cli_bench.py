@@ -5,6 +5,7 @@ import sys
 import pytest
 
 from tests.cli.helpers import assert_input_error, assert_ok, invoke
+from tests.helpers import require_onnx
 from tests.test_benchmark import use_clock
 
 TINY = ("--batch-size", 2, "--steps", 1, "--rounds", 1)
@@ -53,6 +54,23 @@ def test_bench_compares_with_a_reference_script(monkeypatch, tmp_path):
     assert result["speedup_over_torch"] == pytest.approx(1.6)
 
 
+def test_bench_times_the_onnx_export_in_onnxruntime_on_the_same_batch(monkeypatch):
+    require_onnx()
+    use_clock(monkeypatch, 0.5)              # MXNet and onnxruntime: 2 images in 0.5 s each
+    monkeypatch.setenv("OMP_NUM_THREADS", "1")
+    args = ("bench", "--mode", "infer", "--onnxruntime", "--no-stages", "--no-ceiling") + TINY
+    result = json.loads(assert_ok(invoke(*args, "--json")))
+    assert result["onnxruntime_images_per_s"] == 4.0 and result["onnxruntime_threads"] == 1
+    assert "onnxruntime: 4.0 images/s with 1 threads = 1.00x MXNet" in assert_ok(invoke(*args))
+
+
+def test_bench_onnxruntime_needs_onnxruntime_before_any_timing(monkeypatch):
+    use_clock(monkeypatch, None)
+    monkeypatch.setitem(sys.modules, "onnxruntime", None)     # import onnxruntime fails
+    assert_input_error(invoke("bench", "--mode", "infer", "--onnxruntime", *TINY),
+                       "--onnxruntime needs onnxruntime", "gluon-caps[onnx]")
+
+
 @pytest.mark.parametrize("args, fragments", [
     (("--memory-sweep", "32,x"), ("--memory-sweep",)),
     (("--torch-reference", "missing.py"), ("--torch-reference", "missing.py")),
@@ -64,6 +82,8 @@ def test_bench_compares_with_a_reference_script(monkeypatch, tmp_path):
     (("--rounds", 0), ("--rounds",)),
     (("--routing-chunks", 5000), ("--routing-chunks", "1152 primary capsules",
                                   "in 1..1152, got 5000")),
+    (("--onnxruntime",), ("--onnxruntime", "--mode infer")),
+    (("--onnxruntime", "--mode", "infer", "--no-hybridize"), ("--onnxruntime", "--hybridize")),
 ])
 def test_bench_bad_input_is_reported_before_any_timing(monkeypatch, args, fragments):
     use_clock(monkeypatch, None)
