@@ -99,6 +99,50 @@ void TransposeBlock(const T* W, int64_t first, int64_t count, int64_t R, int64_t
   }
 }
 
+// row[r] = sum_e wt[e, r] u[e]: the R = J*D predictions of one capsule from its transposed
+// transforms wt (d, R) and its vector u (d), vectorised over r.
+template <typename T>
+void PredictRow(const T* wt, const T* u, T* row, int64_t R, int64_t d) {
+  std::fill(row, row + R, T(0));
+  for (int64_t e = 0; e < d; ++e) {
+    const T ue = u[e];
+    const T* we = wt + e * R;
+    #pragma omp simd
+    for (int64_t r = 0; r < R; ++r) row[r] += we[r] * ue;
+  }
+}
+
+// The backward pass of PredictRow for the gradient g (R) of its row: grad_u[e] = sum_r wt[e, r]
+// g[r], and grad_wt[e, r] += g[r] u[e] (accumulated over the batch by the caller).
+template <typename T>
+void PredictRowBackward(const T* wt, const T* u, const T* g, T* grad_u, T* grad_wt, int64_t R,
+                        int64_t d) {
+  for (int64_t e = 0; e < d; ++e) {
+    const T* we = wt + e * R;
+    T* gwe = grad_wt + e * R;
+    const T ue = u[e];
+    T dot = 0;
+    #pragma omp simd reduction(+:dot)
+    for (int64_t r = 0; r < R; ++r) {
+      dot += we[r] * g[r];
+      gwe[r] += g[r] * ue;
+    }
+    grad_u[e] = dot;
+  }
+}
+
+// The transposed gradients gwt (count, d, R) of capsules first..first+count written back into
+// grad_W (n, R, d), the layout of W.
+template <typename T>
+void UntransposeBlock(const T* gwt, int64_t first, int64_t count, int64_t R, int64_t d,
+                      T* grad_W) {
+  for (int64_t c = 0; c < count; ++c) {
+    T* gWi = grad_W + (first + c) * R * d;
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t e = 0; e < d; ++e) gWi[r * d + e] = gwt[(c * d + e) * R + r];
+  }
+}
+
 // y[b, j, i, k] = sum_e W[i, j, k, e] u[b, i, e]: the predictions of capsule i, written straight
 // into routing's layout; each (b, i) is a matrix-vector product vectorised over the R = J*D
 // outputs.
@@ -114,17 +158,9 @@ void Predictions(const T* u, const T* W, T* y, int64_t B, int64_t n, int64_t J, 
       const int64_t first = block * kCapsBlock, count = std::min(kCapsBlock, n - first);
       TransposeBlock(W, first, count, R, d, wt.data());                 // (count, d, R)
       for (int64_t b = 0; b < B; ++b) {
-        for (int64_t c = 0; c < count; ++c) {
-          const T* ub = u + (b * n + first + c) * d;
-          T* row = rows.data() + c * R;
-          std::fill(row, row + R, T(0));
-          for (int64_t e = 0; e < d; ++e) {
-            const T ue = ub[e];
-            const T* we = wt.data() + (c * d + e) * R;
-            #pragma omp simd
-            for (int64_t r = 0; r < R; ++r) row[r] += we[r] * ue;
-          }
-        }
+        for (int64_t c = 0; c < count; ++c)
+          PredictRow(wt.data() + c * d * R, u + (b * n + first + c) * d, rows.data() + c * R,
+                     R, d);
         for (int64_t j = 0; j < J; ++j) {
           T* out = y + ((b * J + j) * n + first) * D;                   // count * D in a run
           for (int64_t c = 0; c < count; ++c)
@@ -157,28 +193,12 @@ void PredictionsBackward(const T* g, const T* u, const T* W, T* grad_u, T* grad_
             std::copy(in + c * D, in + (c + 1) * D, rows.data() + c * R + j * D);
         }
         for (int64_t c = 0; c < count; ++c) {
-          const T* row = rows.data() + c * R;
-          const T* ub = u + (b * n + first + c) * d;
-          T* gub = grad_u + (b * n + first + c) * d;
-          for (int64_t e = 0; e < d; ++e) {
-            const T* we = wt.data() + (c * d + e) * R;
-            T* gwe = gwt.data() + (c * d + e) * R;
-            const T ue = ub[e];
-            T dot = 0;
-            #pragma omp simd reduction(+:dot)
-            for (int64_t r = 0; r < R; ++r) {
-              dot += we[r] * row[r];
-              gwe[r] += row[r] * ue;
-            }
-            gub[e] = dot;
-          }
+          const int64_t bi = b * n + first + c;
+          PredictRowBackward(wt.data() + c * d * R, u + bi * d, rows.data() + c * R,
+                             grad_u + bi * d, gwt.data() + c * d * R, R, d);
         }
       }
-      for (int64_t c = 0; c < count; ++c) {
-        T* gWi = grad_W + (first + c) * R * d;
-        for (int64_t r = 0; r < R; ++r)
-          for (int64_t e = 0; e < d; ++e) gWi[r * d + e] = gwt[(c * d + e) * R + r];
-      }
+      UntransposeBlock(gwt.data(), first, count, R, d, grad_W);
     }
   }
 }
