@@ -8,6 +8,12 @@
 // and their gradients are each other plus an outer product. A third computes the predictions
 // u_hat[b, j, i] = W[i, j] u[b, i] straight into routing's layout, without a 4-D transpose:
 //   caps_predictions(u (B, n, d), W (n, J, D, d)) -> u_hat (B, J, n, D)
+// Two more route from the capsules u and the transforms W without ever storing the predictions,
+// which they recompute where they need them, forward and backward (see Routed):
+//   caps_routed_sum(c (B, n, J), u, W) -> s (B, J, D),
+//       s[b, j] = sum_i c[b, i, j] W[i, j] u[b, i]
+//   caps_routed_agreement(u, W, v (B, J, D)) -> a (B, n, J),
+//       a[b, i, j] = u[b, i] . W[i, j]^T v[b, j]
 #include <omp.h>
 
 #include <algorithm>
@@ -203,25 +209,123 @@ void PredictionsBackward(const T* g, const T* u, const T* W, T* grad_u, T* grad_
   }
 }
 
-MXReturnValue TwoInputs(const Attrs& attrs, int* num_in, int* num_out) {
-  *num_in = 2;
+// What one pass of routing without predictions computes (any subset, nullptr for the others)
+// from capsules u (B, n, d) and transforms W (n, J, D, d), through the predictions
+// u_hat[b, i, j] = W[i, j] u[b, i], which it recomputes per (b, i) and never stores, and from
+// per-pair values x (B, n, J) and per-output vectors y (B, J, D):
+//   dot    (B, n, J):     dot[b, i, j] = u_hat[b, i, j] . y[b, j]
+//   sum    (B, J, D):     sum[b, j] = sum_i x[b, i, j] u_hat[b, i, j]
+//   grad_u (B, n, d):     grad_u[b, i] = sum_j x[b, i, j] W[i, j]^T y[b, j]
+//   grad_W (n, J, D, d):  grad_W[i, j] = sum_b x[b, i, j] y[b, j] u[b, i]^T (with grad_u)
+// The two routing operators and their gradients are each one such pass:
+//   caps_routed_sum(c, u, W)        = sum with x = c;      backward: dot (grad c), grad_u and
+//                                                          grad_W with x = c, y = grad s
+//   caps_routed_agreement(u, W, v)  = dot with y = v;      backward: sum (grad v) with
+//                                                          x = grad a, grad_u and grad_W with
+//                                                          x = grad a, y = v
+template <typename T>
+struct RoutedPass {
+  const T* u;
+  const T* W;
+  const T* x;
+  const T* y;
+  T* dot;
+  T* sum;
+  T* grad_u;
+  T* grad_W;
+  int64_t B, n, J, D, d;
+};
+
+// Threads split the input capsules in blocks (so each writes its own rows of dot, grad_u and
+// grad_W, race-free); sum adds up over capsules in one partial sum per thread, added at the end.
+template <typename T>
+void Routed(const RoutedPass<T>& p) {
+  const int64_t R = p.J * p.D, blocks = (p.n + kCapsBlock - 1) / kCapsBlock;
+  const bool predict = p.dot != nullptr || p.sum != nullptr;
+  const bool backward = p.grad_u != nullptr;
+  std::vector<T> partial(p.sum != nullptr ? g_threads * p.B * R : 0, T(0));
+  #pragma omp parallel num_threads(g_threads)
+  {
+    std::vector<T> wt(kCapsBlock * p.d * R), gwt(backward ? kCapsBlock * p.d * R : 0);
+    std::vector<T> u_hat(R), row(R);
+    T* own = p.sum != nullptr ? partial.data() + omp_get_thread_num() * p.B * R : nullptr;
+    #pragma omp for schedule(static)
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t first = block * kCapsBlock, count = std::min(kCapsBlock, p.n - first);
+      TransposeBlock(p.W, first, count, R, p.d, wt.data());             // (count, d, R)
+      std::fill(gwt.begin(), gwt.end(), T(0));                          // (count, d, R)
+      for (int64_t b = 0; b < p.B; ++b) {
+        const T* yb = p.y != nullptr ? p.y + b * R : nullptr;            // (J, D)
+        for (int64_t c = 0; c < count; ++c) {
+          const int64_t bi = b * p.n + first + c;
+          const T* wc = wt.data() + c * p.d * R;                        // (d, R)
+          const T* xbi = p.x != nullptr ? p.x + bi * p.J : nullptr;      // (J,)
+          if (predict) PredictRow(wc, p.u + bi * p.d, u_hat.data(), R, p.d);
+          for (int64_t j = 0; p.dot != nullptr && j < p.J; ++j) {
+            const T* uj = u_hat.data() + j * p.D;
+            const T* yj = yb + j * p.D;
+            T agreement = 0;
+            #pragma omp simd reduction(+:agreement)
+            for (int64_t k = 0; k < p.D; ++k) agreement += uj[k] * yj[k];
+            p.dot[bi * p.J + j] = agreement;
+          }
+          for (int64_t j = 0; own != nullptr && j < p.J; ++j) {
+            const T xj = xbi[j];
+            const T* uj = u_hat.data() + j * p.D;
+            T* sj = own + b * R + j * p.D;
+            #pragma omp simd
+            for (int64_t k = 0; k < p.D; ++k) sj[k] += xj * uj[k];
+          }
+          if (!backward) continue;
+          for (int64_t j = 0; j < p.J; ++j) {
+            const T xj = xbi[j];
+            const T* yj = yb + j * p.D;
+            T* rj = row.data() + j * p.D;
+            #pragma omp simd
+            for (int64_t k = 0; k < p.D; ++k) rj[k] = xj * yj[k];
+          }
+          PredictRowBackward(wc, p.u + bi * p.d, row.data(), p.grad_u + bi * p.d,
+                             gwt.data() + c * p.d * R, R, p.d);
+        }
+      }
+      if (backward) UntransposeBlock(gwt.data(), first, count, R, p.d, p.grad_W);
+    }
+  }
+  if (p.sum == nullptr) return;
+  const int64_t size = p.B * R;
+  #pragma omp parallel for schedule(static) num_threads(g_threads)
+  for (int64_t m = 0; m < size; ++m) {
+    T total = 0;
+    for (int t = 0; t < g_threads; ++t) total += partial[t * size + m];
+    p.sum[m] = total;
+  }
+}
+
+template <int Inputs>
+MXReturnValue InputsAndOneOutput(const Attrs& attrs, int* num_in, int* num_out) {
+  *num_in = Inputs;
   *num_out = 1;
   return MX_SUCCESS;
 }
 
-// float32 or float64, the same for both inputs. Types are inferred both ways, as MXNet's own
-// operators do: an input whose type is not known yet (-1) takes the other's, and with neither
+// float32 or float64, the same for every input. Types are inferred both ways, as MXNet's own
+// operators do: an input whose type is not known yet (-1) takes the others', and with none
 // known MXNet asks again later. MXNet's AMP pass (a bfloat16 graph around these float32
 // operators) infers a graph whose parameters have no type yet.
 MXReturnValue SameFloatType(const Attrs& attrs, std::vector<int>* in, std::vector<int>* out) {
-  const int dtype = in->at(0) != -1 ? in->at(0) : in->at(1);
-  if (dtype == -1) return MX_SUCCESS;
-  if ((dtype != kFloat32 && dtype != kFloat64) || (in->at(1) != -1 && in->at(1) != dtype)) {
-    MX_ERROR_MSG << "gluon-caps fused routing needs two float32 or two float64 inputs, got "
-                 << "dtype codes " << in->at(0) << " and " << in->at(1);
+  const auto known = std::find_if(in->begin(), in->end(), [](int t) { return t != -1; });
+  if (known == in->end()) return MX_SUCCESS;
+  const int dtype = *known;
+  const bool same = std::all_of(in->begin(), in->end(),
+                                [dtype](int t) { return t == -1 || t == dtype; });
+  if ((dtype != kFloat32 && dtype != kFloat64) || !same) {
+    std::string codes;
+    for (int t : *in) codes += " " + std::to_string(t);
+    MX_ERROR_MSG << "gluon-caps fused routing needs inputs all float32 or all float64, got "
+                 << "dtype codes" << codes;
     return MX_FAIL;
   }
-  (*in)[0] = (*in)[1] = dtype;
+  std::fill(in->begin(), in->end(), dtype);
   (*out)[0] = dtype;
   return MX_SUCCESS;
 }
@@ -263,6 +367,93 @@ MXReturnValue PredictionsShape(const Attrs& attrs, Shapes* in, Shapes* out) {
   (*out)[0] = {u[0], W[1], u[1], W[2]};
   return MX_SUCCESS;
 }
+
+// c (B, n, J), u (B, n, d) and W (n, J, D, d) give s (B, J, D)
+MXReturnValue RoutedSumShape(const Attrs& attrs, Shapes* in, Shapes* out) {
+  const std::vector<unsigned int>& c = in->at(0);
+  const std::vector<unsigned int>& u = in->at(1);
+  const std::vector<unsigned int>& W = in->at(2);
+  if (c.size() != 3 || u.size() != 3 || W.size() != 4 || c[0] != u[0] || c[1] != u[1] ||
+      W[0] != u[1] || W[1] != c[2] || W[3] != u[2]) {
+    MX_ERROR_MSG << "caps_routed_sum: expected couplings (B, n, J), capsules (B, n, d) and "
+                 << "weights (n, J, D, d)";
+    return MX_FAIL;
+  }
+  (*out)[0] = {u[0], W[1], W[2]};
+  return MX_SUCCESS;
+}
+
+// u (B, n, d), W (n, J, D, d) and v (B, J, D) give a (B, n, J)
+MXReturnValue RoutedAgreementShape(const Attrs& attrs, Shapes* in, Shapes* out) {
+  const std::vector<unsigned int>& u = in->at(0);
+  const std::vector<unsigned int>& W = in->at(1);
+  const std::vector<unsigned int>& v = in->at(2);
+  if (u.size() != 3 || W.size() != 4 || v.size() != 3 || W[0] != u[1] || W[3] != u[2] ||
+      v[0] != u[0] || v[1] != W[1] || v[2] != W[2]) {
+    MX_ERROR_MSG << "caps_routed_agreement: expected capsules (B, n, d), weights (n, J, D, d) "
+                 << "and output capsules (B, J, D)";
+    return MX_FAIL;
+  }
+  (*out)[0] = {u[0], u[1], W[1]};
+  return MX_SUCCESS;
+}
+
+// A pass of Routed over the capsules u and weights W given as MXTensors.
+template <typename T>
+RoutedPass<T> Pass(MXTensor& u, MXTensor& W) {
+  return RoutedPass<T>{u.data<T>(), W.data<T>(), nullptr, nullptr, nullptr, nullptr, nullptr,
+                       nullptr, u.shape[0], W.shape[0], W.shape[1], W.shape[2], W.shape[3]};
+}
+
+// forward inputs: c, u, W; output: s
+struct RoutedSumForward {
+  template <typename T>
+  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
+    RoutedPass<T> p = Pass<T>(in->at(1), in->at(2));
+    p.x = in->at(0).data<T>();
+    p.sum = out->at(0).data<T>();
+    Routed(p);
+  }
+};
+
+// backward inputs: grad s, c, u, W, s; outputs: grad c, grad u, grad W
+struct RoutedSumBackward {
+  template <typename T>
+  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
+    RoutedPass<T> p = Pass<T>(in->at(2), in->at(3));
+    p.x = in->at(1).data<T>();
+    p.y = in->at(0).data<T>();
+    p.dot = out->at(0).data<T>();
+    p.grad_u = out->at(1).data<T>();
+    p.grad_W = out->at(2).data<T>();
+    Routed(p);
+  }
+};
+
+// forward inputs: u, W, v; output: a
+struct RoutedAgreementForward {
+  template <typename T>
+  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
+    RoutedPass<T> p = Pass<T>(in->at(0), in->at(1));
+    p.y = in->at(2).data<T>();
+    p.dot = out->at(0).data<T>();
+    Routed(p);
+  }
+};
+
+// backward inputs: grad a, u, W, v, a; outputs: grad u, grad W, grad v
+struct RoutedAgreementBackward {
+  template <typename T>
+  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
+    RoutedPass<T> p = Pass<T>(in->at(1), in->at(2));
+    p.x = in->at(0).data<T>();
+    p.y = in->at(3).data<T>();
+    p.sum = out->at(2).data<T>();
+    p.grad_u = out->at(0).data<T>();
+    p.grad_W = out->at(1).data<T>();
+    Routed(p);
+  }
+};
 
 // forward inputs: u, W; output: y
 struct PredictionsForward {
@@ -343,18 +534,21 @@ MXReturnValue ByDtype(const Attrs& attrs, std::vector<MXTensor>* inputs,
 
 }  // namespace
 
-// An operator of two inputs of one float type, with its shape function and kernels.
-#define REGISTER_CAPS_OP(Name, Shape, Forward, Backward) \
-  REGISTER_OP(Name)                                      \
-      .setParseAttrs(TwoInputs)                          \
-      .setInferType(SameFloatType)                       \
-      .setInferShape(Shape)                              \
-      .setForward(ByDtype<Forward>, "cpu")               \
+// An operator of Inputs inputs of one float type, with its shape function and kernels.
+#define REGISTER_CAPS_OP(Name, Inputs, Shape, Forward, Backward) \
+  REGISTER_OP(Name)                                              \
+      .setParseAttrs(InputsAndOneOutput<Inputs>)                 \
+      .setInferType(SameFloatType)                               \
+      .setInferShape(Shape)                                      \
+      .setForward(ByDtype<Forward>, "cpu")                       \
       .setBackward(ByDtype<Backward>, "cpu")
 
-REGISTER_CAPS_OP(caps_weighted_sum, WeightedSumShape, WeightedSumForward, WeightedSumBackward);
-REGISTER_CAPS_OP(caps_agreement, AgreementShape, AgreementForward, AgreementBackward);
-REGISTER_CAPS_OP(caps_predictions, PredictionsShape, PredictionsForward, PredictionsGradient);
+REGISTER_CAPS_OP(caps_weighted_sum, 2, WeightedSumShape, WeightedSumForward, WeightedSumBackward);
+REGISTER_CAPS_OP(caps_agreement, 2, AgreementShape, AgreementForward, AgreementBackward);
+REGISTER_CAPS_OP(caps_predictions, 2, PredictionsShape, PredictionsForward, PredictionsGradient);
+REGISTER_CAPS_OP(caps_routed_sum, 3, RoutedSumShape, RoutedSumForward, RoutedSumBackward);
+REGISTER_CAPS_OP(caps_routed_agreement, 3, RoutedAgreementShape, RoutedAgreementForward,
+                 RoutedAgreementBackward);
 
 MXReturnValue initialize(int version) {
   const char* requested = std::getenv("OMP_NUM_THREADS");
