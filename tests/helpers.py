@@ -2,9 +2,13 @@
 they were never loaded, the operators of a graph."""
 import json
 
+import numpy as np
 import pytest
 
 from gluon_caps import ops
+
+#: The fused operators of a DenseCaps that routes without storing its predictions.
+ROUTED_OPERATORS = {"caps_routed_sum", "caps_routed_agreement"}
 
 
 def require_fused_ops():
@@ -46,3 +50,17 @@ def symbol_operators(prefix):
     """The operators of an exported graph ``PREFIX-symbol.json``."""
     with open(prefix + "-symbol.json") as handle:
         return {node["op"] for node in json.load(handle)["nodes"]}
+
+
+def numerical_gradient(function, x, step=1e-6):
+    """Central differences of the scalar ``function()`` with respect to the float64 array ``x``,
+    which it reads (and which is moved in place and put back)."""
+    gradient = np.zeros_like(x)
+    for position in np.ndindex(*x.shape):
+        x[position] += step
+        forward = function()
+        x[position] -= 2 * step
+        backward = function()
+        x[position] += step
+        gradient[position] = (forward - backward) / (2 * step)
+    return gradient
