@@ -155,3 +155,16 @@ def test_dense_caps_without_predictions_computes_no_array_of_their_size(fused):
     # every backward array has the shape of a forward one: the gradient of an input of its node
     assert largest == (num_in * num_out * dim_out * dim_in if fused      # the transforms W
                        else batch * num_in * num_out * dim_out)         # the predictions
+
+
+@pytest.mark.parametrize("detach, passes", [(True, 1), (False, 5)])
+def test_dense_caps_without_predictions_back_propagates_the_iterations_it_should(detach, passes):
+    require_fused_ops()
+    layer = DenseCaps(7, 4, 3, 5, routing=DynamicRouting(3, detach, fused=True), fused=True)
+    run(layer, True, mx.nd.random.normal(shape=(2, 7, 4)))
+    (data,), graph = layer._cached_graph
+    trainer = graph.simple_bind(mx.cpu(), grad_req="write", **{data.name: (2, 7, 4)})
+    nodes = [line.split(",")[0] for line in trainer.debug_str().splitlines()
+             if line.startswith("Op:_backward_caps_routed")]
+    # 3 weighted sums and 2 agreements; with detach, only the last weighted sum's gradient
+    assert len(nodes) == passes, nodes

@@ -226,7 +226,9 @@ def route_from_capsules(F, u, weight, num_routing, detach_intermediate=True, bia
         Number of routing iterations.
     detach_intermediate : bool
         Use detached copies of ``u`` and ``weight`` in all but the last iteration, so that
-        gradients flow through the last iteration only.
+        gradients flow through the last iteration only and MXNet builds no backward pass for
+        the earlier ones (the copy of the transforms is, in training, the one array of their
+        size in the graph besides the transforms and their gradient).
     bias : NDArray or Symbol, optional
         Routing bias ``(num_out, dim_out)`` added to :math:`s_j` before the squash.
 
