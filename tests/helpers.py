@@ -7,8 +7,9 @@ import pytest
 
 from gluon_caps import ops
 
-#: The fused operators of a DenseCaps that routes without storing its predictions.
-ROUTED_OPERATORS = {"caps_routed_sum", "caps_routed_agreement"}
+#: The fused operators of a DenseCaps that routes without storing its predictions, with the
+#: default routing (gradients through the last of several iterations).
+ROUTED_OPERATORS = {"caps_routed_sum", "caps_routed_sum_detached", "caps_routed_agreement_detached"}
 
 
 def require_fused_ops():

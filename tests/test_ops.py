@@ -170,6 +170,27 @@ def test_routed_operator_gradients_match_central_differences():
                                    err_msg=name)
 
 
+def test_detached_routed_operators_give_the_same_values_and_no_gradients(hybridize):
+    require_fused_ops()
+    c, u, weight, v = _routed_inputs((2, 19, 3, 5, 4), "float32")[:4]
+
+    class Detached(gluon.HybridBlock):
+        def hybrid_forward(self, F, c, u, weight, v):
+            return (F.stop_gradient(F.caps_routed_sum_detached(c, u, weight)),
+                    F.stop_gradient(F.caps_routed_agreement_detached(u, weight, v)))
+    block = Detached()
+    if hybridize:
+        block.hybridize()
+    u.attach_grad()
+    weight.attach_grad()
+    with autograd.record():
+        s, a = block(c, u, weight, v)
+    autograd.backward([s, a])
+    np.testing.assert_allclose(s.asnumpy(), mx.nd.caps_routed_sum(c, u, weight).asnumpy())
+    np.testing.assert_allclose(a.asnumpy(), mx.nd.caps_routed_agreement(u, weight, v).asnumpy())
+    assert not u.grad.asnumpy().any() and not weight.grad.asnumpy().any()
+
+
 def test_fused_operators_reject_mismatched_inputs():
     require_fused_ops()
     with pytest.raises(mx.base.MXNetError, match="caps_agreement"):

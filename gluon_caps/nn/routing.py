@@ -98,20 +98,22 @@ class _Predictions(object):
 
 class _Capsules(object):
     """What routing needs of the input capsules ``u`` ``(B, n, d)`` and the transforms ``weight``
-    ``(n, J, D, d)``, computed by the fused operators that never store the predictions; their
-    detached copies are made when first asked for."""
+    ``(n, J, D, d)``, computed by the fused operators that never store the predictions. Detached
+    passes use the operators without a backward pass and detach their (small) outputs, so that
+    MXNet neither copies ``u`` and ``weight`` nor builds a backward pass for them."""
 
     def __init__(self, F, u, weight):
-        self._F, self._attached, self._detached = F, (u, weight), None
+        self._F, self._u, self._weight = F, u, weight
 
-    def _inputs(self, detach):
-        if detach and self._detached is None:
-            self._detached = tuple(self._F.stop_gradient(x) for x in self._attached)
-        return self._detached if detach else self._attached
+    def _routed(self, name, detach, *inputs):
+        F = self._F
+        if detach:
+            return F.stop_gradient(getattr(F, name + "_detached")(*inputs))
+        return getattr(F, name)(*inputs)
 
     def weighted_sum(self, logits, detach):
         """Couplings ``(B, n, J)`` of the logits and :math:`s_j` ``(B, J, D)``."""
-        F, (u, weight) = self._F, self._inputs(detach)
+        F, u, weight = self._F, self._u, self._weight
 
         def zeros():
             per_input = F.zeros_like(F.slice_axis(u, axis=2, begin=0, end=1))      # (B, n, 1)
@@ -119,12 +121,11 @@ class _Capsules(object):
             return F.broadcast_like(per_input, F.reshape(per_output, shape=(1, 1, -1)),
                                     lhs_axes=(2,), rhs_axes=(2,))                  # (B, n, J)
         coupling = _coupling(F, logits, zeros)                                     # (B, n, J)
-        return coupling, F.caps_routed_sum(coupling, u, weight)                    # (B, J, D)
+        return coupling, self._routed("caps_routed_sum", detach, coupling, u, weight)  # (B, J, D)
 
     def agreement(self, v, detach):
         """:math:`u_i \\cdot W_{ij}^T v_j` ``(B, n, J)``."""
-        u, weight = self._inputs(detach)
-        return self._F.caps_routed_agreement(u, weight, v)                        # (B, n, J)
+        return self._routed("caps_routed_agreement", detach, self._u, self._weight, v)  # (B, n, J)
 
 
 def _procedure_1(F, sources, num_routing, detach_intermediate, bias):
@@ -225,10 +226,9 @@ def route_from_capsules(F, u, weight, num_routing, detach_intermediate=True, bia
     num_routing : int
         Number of routing iterations.
     detach_intermediate : bool
-        Use detached copies of ``u`` and ``weight`` in all but the last iteration, so that
-        gradients flow through the last iteration only and MXNet builds no backward pass for
-        the earlier ones (the copy of the transforms is, in training, the one array of their
-        size in the graph besides the transforms and their gradient).
+        Back-propagate through the last iteration only: the earlier ones run the fused
+        operators without a backward pass on ``u`` and ``weight``, whose outputs are detached
+        (so that MXNet builds no backward pass for them and copies neither input).
     bias : NDArray or Symbol, optional
         Routing bias ``(num_out, dim_out)`` added to :math:`s_j` before the squash.
 

@@ -16,7 +16,11 @@ that no ``(batch, num_in, num_out, dim_out)`` array exists in its graph
   give :math:`a_{bij} = u_{bi} \cdot W_{ij}^T v_{bj}` of shape ``(B, n, J)``.
 
 Their gradients are one pass each over the pairs :math:`(i, j)` (threads split the input
-capsules, so that the gradient of :math:`W` needs no atomics). Three more serve the blocks that
+capsules, so that the gradient of :math:`W` needs no atomics). ``caps_routed_sum_detached`` and
+``caps_routed_agreement_detached`` are the same forward passes without a backward pass, for the
+routing iterations that back-propagation skips (``detach_intermediate``): their outputs are
+detached, so that MXNet gives their inputs zero gradients without computing anything and no
+detached copy of :math:`W` is needed. Three more serve the blocks that
 do hold predictions (a :class:`~gluon_caps.nn.CapsulePredictions` or
 :class:`~gluon_caps.nn.DynamicRouting` used alone); each reads or writes :math:`\hat u` once:
 
@@ -70,7 +74,8 @@ __all__ = ["OpsBuildError", "ENV_VAR", "FUSED_OPERATORS", "load", "load_for_symb
 
 ENV_VAR = "GLUON_CAPS_FUSED_OPS"
 FUSED_OPERATORS = ("caps_predictions", "caps_weighted_sum", "caps_agreement", "caps_routed_sum",
-                   "caps_routed_agreement")
+                   "caps_routed_agreement", "caps_routed_sum_detached",
+                   "caps_routed_agreement_detached")
 _MODES = {"auto": "auto", "": "auto", "1": "on", "on": "on", "true": "on",
           "0": "off", "off": "off", "false": "off"}
 _loaded = {"path": None, "error": None, "warned": False}

@@ -534,14 +534,17 @@ MXReturnValue ByDtype(const Attrs& attrs, std::vector<MXTensor>* inputs,
 
 }  // namespace
 
-// An operator of Inputs inputs of one float type, with its shape function and kernels.
+// An operator of Inputs inputs of one float type with its shape function and forward kernel;
+// REGISTER_CAPS_OP adds its backward kernel.
+#define REGISTER_CAPS_FORWARD(Name, Inputs, Shape, Forward) \
+  REGISTER_OP(Name)                                          \
+      .setParseAttrs(InputsAndOneOutput<Inputs>)             \
+      .setInferType(SameFloatType)                           \
+      .setInferShape(Shape)                                  \
+      .setForward(ByDtype<Forward>, "cpu")
+
 #define REGISTER_CAPS_OP(Name, Inputs, Shape, Forward, Backward) \
-  REGISTER_OP(Name)                                              \
-      .setParseAttrs(InputsAndOneOutput<Inputs>)                 \
-      .setInferType(SameFloatType)                               \
-      .setInferShape(Shape)                                      \
-      .setForward(ByDtype<Forward>, "cpu")                       \
-      .setBackward(ByDtype<Backward>, "cpu")
+  REGISTER_CAPS_FORWARD(Name, Inputs, Shape, Forward).setBackward(ByDtype<Backward>, "cpu")
 
 REGISTER_CAPS_OP(caps_weighted_sum, 2, WeightedSumShape, WeightedSumForward, WeightedSumBackward);
 REGISTER_CAPS_OP(caps_agreement, 2, AgreementShape, AgreementForward, AgreementBackward);
@@ -549,6 +552,13 @@ REGISTER_CAPS_OP(caps_predictions, 2, PredictionsShape, PredictionsForward, Pred
 REGISTER_CAPS_OP(caps_routed_sum, 3, RoutedSumShape, RoutedSumForward, RoutedSumBackward);
 REGISTER_CAPS_OP(caps_routed_agreement, 3, RoutedAgreementShape, RoutedAgreementForward,
                  RoutedAgreementBackward);
+
+// The same two forward passes with no backward at all, for routing's iterations before the last
+// with detach_intermediate, whose outputs routing detaches: MXNet then gives their inputs zero
+// gradients without a backward pass, and the transforms need no detached copy.
+REGISTER_CAPS_FORWARD(caps_routed_sum_detached, 3, RoutedSumShape, RoutedSumForward);
+REGISTER_CAPS_FORWARD(caps_routed_agreement_detached, 3, RoutedAgreementShape,
+                      RoutedAgreementForward);
 
 MXReturnValue initialize(int version) {
   const char* requested = std::getenv("OMP_NUM_THREADS");
