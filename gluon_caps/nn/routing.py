@@ -217,27 +217,17 @@ def route_from_capsules(F, u, weight, num_routing, detach_intermediate=True, bia
 
     Parameters
     ----------
-    F : module
-        ``mx.nd`` or ``mx.sym``.
     u : NDArray or Symbol
         Input capsules ``(batch, num_in, dim_in)``.
     weight : NDArray or Symbol
         Transforms :math:`W` ``(num_in, num_out, dim_out, dim_in)``.
-    num_routing : int
-        Number of routing iterations.
     detach_intermediate : bool
         Back-propagate through the last iteration only: the earlier ones run the fused
         operators without a backward pass on ``u`` and ``weight``, whose outputs are detached
         (so that MXNet builds no backward pass for them and copies neither input).
-    bias : NDArray or Symbol, optional
-        Routing bias ``(num_out, dim_out)`` added to :math:`s_j` before the squash.
-
-    Returns
-    -------
-    v : NDArray or Symbol
-        Output capsules ``(batch, num_out, dim_out)``.
-    coupling : NDArray or Symbol
-        Coupling coefficients of the last iteration ``(batch, num_in, num_out)``.
+    F, num_routing, bias
+        As in :func:`route_by_agreement`, which also says what is returned: the output
+        capsules and the coupling coefficients of the last iteration.
     """
     return _procedure_1(F, [_Capsules(F, u, weight)], num_routing, detach_intermediate, bias)
 

@@ -356,104 +356,71 @@ MXReturnValue AgreementShape(const Attrs& attrs, Shapes* in, Shapes* out) {
   return MX_SUCCESS;
 }
 
+// Whether u (B, n, d) and W (n, J, D, d) are capsules and their transforms.
+bool CapsulesAndTransforms(const std::vector<unsigned int>& u,
+                           const std::vector<unsigned int>& W) {
+  return u.size() == 3 && W.size() == 4 && W[0] == u[1] && W[3] == u[2];
+}
+
+MXReturnValue ShapeError(const char* message) {
+  MX_ERROR_MSG << message;
+  return MX_FAIL;
+}
+
 // u (B, n, d) and W (n, J, D, d) give y (B, J, n, D)
 MXReturnValue PredictionsShape(const Attrs& attrs, Shapes* in, Shapes* out) {
   const std::vector<unsigned int>& u = in->at(0);
   const std::vector<unsigned int>& W = in->at(1);
-  if (u.size() != 3 || W.size() != 4 || W[0] != u[1] || W[3] != u[2]) {
-    MX_ERROR_MSG << "caps_predictions: expected capsules (B, n, d) and weights (n, J, D, d)";
-    return MX_FAIL;
-  }
+  if (!CapsulesAndTransforms(u, W))
+    return ShapeError("caps_predictions: expected capsules (B, n, d) and weights (n, J, D, d)");
   (*out)[0] = {u[0], W[1], u[1], W[2]};
   return MX_SUCCESS;
 }
 
-// c (B, n, J), u (B, n, d) and W (n, J, D, d) give s (B, J, D)
-MXReturnValue RoutedSumShape(const Attrs& attrs, Shapes* in, Shapes* out) {
-  const std::vector<unsigned int>& c = in->at(0);
-  const std::vector<unsigned int>& u = in->at(1);
-  const std::vector<unsigned int>& W = in->at(2);
-  if (c.size() != 3 || u.size() != 3 || W.size() != 4 || c[0] != u[0] || c[1] != u[1] ||
-      W[0] != u[1] || W[1] != c[2] || W[3] != u[2]) {
-    MX_ERROR_MSG << "caps_routed_sum: expected couplings (B, n, J), capsules (B, n, d) and "
-                 << "weights (n, J, D, d)";
-    return MX_FAIL;
+// The two routed operators are each other's dual: caps_routed_sum takes per-pair values
+// c (B, n, J) with u (B, n, d) and W (n, J, D, d) to per-output vectors s (B, J, D);
+// caps_routed_agreement takes u, W and per-output vectors v (B, J, D) to per-pair values a.
+template <bool Sum>
+MXReturnValue RoutedShape(const Attrs& attrs, Shapes* in, Shapes* out) {
+  const std::vector<unsigned int>& u = in->at(Sum ? 1 : 0);
+  const std::vector<unsigned int>& W = in->at(Sum ? 2 : 1);
+  if (CapsulesAndTransforms(u, W)) {
+    const std::vector<unsigned int> per_pair{u[0], u[1], W[1]}, per_output{u[0], W[1], W[2]};
+    if (in->at(Sum ? 0 : 2) == (Sum ? per_pair : per_output)) {
+      (*out)[0] = Sum ? per_output : per_pair;
+      return MX_SUCCESS;
+    }
   }
-  (*out)[0] = {u[0], W[1], W[2]};
-  return MX_SUCCESS;
+  return ShapeError(Sum ? "caps_routed_sum: expected couplings (B, n, J), capsules (B, n, d) "
+                          "and weights (n, J, D, d)"
+                        : "caps_routed_agreement: expected capsules (B, n, d), weights "
+                          "(n, J, D, d) and output capsules (B, J, D)");
 }
 
-// u (B, n, d), W (n, J, D, d) and v (B, J, D) give a (B, n, J)
-MXReturnValue RoutedAgreementShape(const Attrs& attrs, Shapes* in, Shapes* out) {
-  const std::vector<unsigned int>& u = in->at(0);
-  const std::vector<unsigned int>& W = in->at(1);
-  const std::vector<unsigned int>& v = in->at(2);
-  if (u.size() != 3 || W.size() != 4 || v.size() != 3 || W[0] != u[1] || W[3] != u[2] ||
-      v[0] != u[0] || v[1] != W[1] || v[2] != W[2]) {
-    MX_ERROR_MSG << "caps_routed_agreement: expected capsules (B, n, d), weights (n, J, D, d) "
-                 << "and output capsules (B, J, D)";
-    return MX_FAIL;
+// A pass of Routed that reads u at input U (and W at U + 1), x at input X and y at input Y, and
+// writes dot, sum, grad_u and grad_W to the outputs so numbered; -1 is none.
+template <int U, int X, int Y, int Dot, int Sum, int GradU, int GradW>
+struct RoutedKernel {
+  template <typename T>
+  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
+    MXTensor& u = in->at(U);
+    MXTensor& W = in->at(U + 1);
+    auto input = [in](int i) -> const T* { return i < 0 ? nullptr : in->at(i).data<T>(); };
+    auto output = [out](int i) -> T* { return i < 0 ? nullptr : out->at(i).data<T>(); };
+    Routed(RoutedPass<T>{u.data<T>(), W.data<T>(), input(X), input(Y), output(Dot), output(Sum),
+                         output(GradU), output(GradW), u.shape[0], W.shape[0], W.shape[1],
+                         W.shape[2], W.shape[3]});
   }
-  (*out)[0] = {u[0], u[1], W[1]};
-  return MX_SUCCESS;
-}
-
-// A pass of Routed over the capsules u and weights W given as MXTensors.
-template <typename T>
-RoutedPass<T> Pass(MXTensor& u, MXTensor& W) {
-  return RoutedPass<T>{u.data<T>(), W.data<T>(), nullptr, nullptr, nullptr, nullptr, nullptr,
-                       nullptr, u.shape[0], W.shape[0], W.shape[1], W.shape[2], W.shape[3]};
-}
+};
 
 // forward inputs: c, u, W; output: s
-struct RoutedSumForward {
-  template <typename T>
-  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
-    RoutedPass<T> p = Pass<T>(in->at(1), in->at(2));
-    p.x = in->at(0).data<T>();
-    p.sum = out->at(0).data<T>();
-    Routed(p);
-  }
-};
-
+typedef RoutedKernel<1, 0, -1, -1, 0, -1, -1> RoutedSumForward;
 // backward inputs: grad s, c, u, W, s; outputs: grad c, grad u, grad W
-struct RoutedSumBackward {
-  template <typename T>
-  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
-    RoutedPass<T> p = Pass<T>(in->at(2), in->at(3));
-    p.x = in->at(1).data<T>();
-    p.y = in->at(0).data<T>();
-    p.dot = out->at(0).data<T>();
-    p.grad_u = out->at(1).data<T>();
-    p.grad_W = out->at(2).data<T>();
-    Routed(p);
-  }
-};
-
+typedef RoutedKernel<2, 1, 0, 0, -1, 1, 2> RoutedSumBackward;
 // forward inputs: u, W, v; output: a
-struct RoutedAgreementForward {
-  template <typename T>
-  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
-    RoutedPass<T> p = Pass<T>(in->at(0), in->at(1));
-    p.y = in->at(2).data<T>();
-    p.dot = out->at(0).data<T>();
-    Routed(p);
-  }
-};
-
+typedef RoutedKernel<0, -1, 2, 0, -1, -1, -1> RoutedAgreementForward;
 // backward inputs: grad a, u, W, v, a; outputs: grad u, grad W, grad v
-struct RoutedAgreementBackward {
-  template <typename T>
-  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
-    RoutedPass<T> p = Pass<T>(in->at(1), in->at(2));
-    p.x = in->at(0).data<T>();
-    p.y = in->at(3).data<T>();
-    p.sum = out->at(2).data<T>();
-    p.grad_u = out->at(0).data<T>();
-    p.grad_W = out->at(1).data<T>();
-    Routed(p);
-  }
-};
+typedef RoutedKernel<1, 0, 3, -1, 2, 0, 1> RoutedAgreementBackward;
 
 // forward inputs: u, W; output: y
 struct PredictionsForward {
@@ -549,15 +516,15 @@ MXReturnValue ByDtype(const Attrs& attrs, std::vector<MXTensor>* inputs,
 REGISTER_CAPS_OP(caps_weighted_sum, 2, WeightedSumShape, WeightedSumForward, WeightedSumBackward);
 REGISTER_CAPS_OP(caps_agreement, 2, AgreementShape, AgreementForward, AgreementBackward);
 REGISTER_CAPS_OP(caps_predictions, 2, PredictionsShape, PredictionsForward, PredictionsGradient);
-REGISTER_CAPS_OP(caps_routed_sum, 3, RoutedSumShape, RoutedSumForward, RoutedSumBackward);
-REGISTER_CAPS_OP(caps_routed_agreement, 3, RoutedAgreementShape, RoutedAgreementForward,
+REGISTER_CAPS_OP(caps_routed_sum, 3, RoutedShape<true>, RoutedSumForward, RoutedSumBackward);
+REGISTER_CAPS_OP(caps_routed_agreement, 3, RoutedShape<false>, RoutedAgreementForward,
                  RoutedAgreementBackward);
 
 // The same two forward passes with no backward at all, for routing's iterations before the last
 // with detach_intermediate, whose outputs routing detaches: MXNet then gives their inputs zero
 // gradients without a backward pass, and the transforms need no detached copy.
-REGISTER_CAPS_FORWARD(caps_routed_sum_detached, 3, RoutedSumShape, RoutedSumForward);
-REGISTER_CAPS_FORWARD(caps_routed_agreement_detached, 3, RoutedAgreementShape,
+REGISTER_CAPS_FORWARD(caps_routed_sum_detached, 3, RoutedShape<true>, RoutedSumForward);
+REGISTER_CAPS_FORWARD(caps_routed_agreement_detached, 3, RoutedShape<false>,
                       RoutedAgreementForward);
 
 MXReturnValue initialize(int version) {
