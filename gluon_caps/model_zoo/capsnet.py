@@ -54,8 +54,9 @@ class CapsNet(OptionalInputBlock):
     return_coupling : bool, default False
         Also return the coupling coefficients of the last routing iteration.
     routing_chunks : int, default 1
-        Route over this many chunks of primary capsules to bound the memory of the predictions
-        (see :class:`~gluon_caps.nn.DenseCaps`); the same parameters and results.
+        Route over this many chunks of primary capsules where the predictions are computed
+        (``batch_dot``: GPUs, ``fused=False``), recomputing them; the same parameters and
+        results, little memory saved (see :class:`~gluon_caps.nn.DenseCaps`).
     routing_bias : bool, default False
         A bias ``(num_classes, class_dim)`` added before the squash in every routing iteration,
         as the authors' official code has (a parameter ``digit_caps.routing.bias``, initialised

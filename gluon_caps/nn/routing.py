@@ -262,9 +262,10 @@ class DynamicRouting(PortableExport, gluon.HybridBlock):
       Sarasra/models) back-propagates through every iteration: ``detach_intermediate=False``.
       The default ``True`` stops the gradient through :math:`\hat u` in all but the last
       iteration, so the coupling coefficients act as constants in the backward pass; this is a
-      choice of this project, as in widely copied ports (naturomics/CapsNet-Tensorflow's
-      ``u_hat_stopped = tf.stop_gradient(u_hat)``, earlier versions of XifengGuo/CapsNet-Keras,
-      and PyTorch ports that ``detach()`` :math:`\hat u`), not something the authors did.
+      choice of this project, made by widely copied ports too, not something the authors did
+      (naturomics/CapsNet-Tensorflow's ``u_hat_stopped = tf.stop_gradient(u_hat)`` since
+      November 2017, XifengGuo/CapsNet-Keras from November to December 2017, and PyTorch
+      ports that ``detach()`` :math:`\hat u`).
     - *A bias before the squash.* The paper has none; the official code adds a learnt bias
       :math:`\beta_j` of shape ``(num_out, dim_out)`` to :math:`s_j` in every iteration
       (initialised there to 0.1): ``routing_bias=True`` (initialised here to zero).
