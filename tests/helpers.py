@@ -5,9 +5,14 @@ import importlib.util
 import json
 import os
 
+import numpy as np
 import pytest
 
 from gluon_caps import ops
+
+#: The fused operators of a DenseCaps that routes without storing its predictions, with the
+#: default routing (gradients through the last of several iterations).
+ROUTED_OPERATORS = {"caps_routed_sum", "caps_routed_sum_detached", "caps_routed_agreement_detached"}
 
 
 def require_fused_ops():
@@ -60,3 +65,17 @@ def require_onnx():
         if os.environ.get("GLUON_CAPS_REQUIRE_ONNX") == "1":
             pytest.fail("%s required (GLUON_CAPS_REQUIRE_ONNX=1)" % " and ".join(missing))
         pytest.skip("%s not installed" % " and ".join(missing))
+
+
+def numerical_gradient(function, x, step=1e-6):
+    """Central differences of the scalar ``function()`` with respect to the float64 array ``x``,
+    which it reads (and which is moved in place and put back)."""
+    gradient = np.zeros_like(x)
+    for position in np.ndindex(*x.shape):
+        x[position] += step
+        forward = function()
+        x[position] -= 2 * step
+        backward = function()
+        x[position] += step
+        gradient[position] = (forward - backward) / (2 * step)
+    return gradient

@@ -8,10 +8,12 @@ import pytest
 
 from gluon_caps import ops
 from gluon_caps.benchmark import (STAGES, Stage, conv_gflops, conv1_output_size, model_gflops,
-                                  run, run_benchmark, stage_times, stages)
+                                  network_stages, run, run_benchmark, stage_times, stages)
 from gluon_caps.errors import ConfigError
 from gluon_caps.model_zoo import CapsNet, get_model
 from gluon_caps.nn import capsule_length
+
+from tests.helpers import require_fused_ops
 
 # The paper's MNIST network, by hand (FLOP = 2 per multiply-add):
 PRIMARY = 2 * 256 * 81 * 256 * 6 * 6                  # 382,205,952: 256 to 256 channels, 9x9
@@ -87,16 +89,18 @@ def test_model_gflops_without_decoder():
 
 
 @pytest.mark.filterwarnings("ignore:Parameter .* is not used by any computation")
-@pytest.mark.parametrize("routing_chunks", [1, 3])
-def test_stages_chained_compute_the_network(routing_chunks, hybridize):
-    net = _tiny(routing_chunks=routing_chunks)
+@pytest.mark.parametrize("fused, routing_chunks", [(None, 1), (False, 1), (False, 3)])
+def test_stages_chained_compute_the_network(fused, routing_chunks, hybridize):
+    net = _tiny(routing_chunks=routing_chunks, fused=fused)
     x, mask = _batch(net)
-    blocks = {stage: Stage(net, stage) for stage in STAGES}
+    names = network_stages(net)
+    assert ("predictions" in names) == net.digit_caps.stores_predictions()
+    blocks = {stage: Stage(net, stage) for stage in names}
     if hybridize:
         for block in blocks.values():
             block.hybridize()
     v = x
-    for stage in STAGES[:-1]:
+    for stage in names[:-1]:
         v = blocks[stage](v)
     assert v.shape == (2, 3, 4)
     lengths, reconstruction = net(x, mask)
@@ -109,7 +113,7 @@ def test_stages_chained_compute_the_network(routing_chunks, hybridize):
 
 @pytest.mark.parametrize("train, tail", [(False, "rest"), (True, "loss + update")])
 def test_stage_times_time_every_stage(train, tail):
-    net = _tiny()
+    net = _tiny(fused=False)
     net.hybridize(static_alloc=True, static_shape=True)
     x, mask = _batch(net)
     times = stage_times(net, x, mask, train, steps=1, rounds=1)
@@ -118,16 +122,24 @@ def test_stage_times_time_every_stage(train, tail):
 
 
 def test_stage_times_without_decoder():
-    net = _tiny(with_decoder=False)
+    net = _tiny(with_decoder=False, fused=False)
     times = stage_times(net, *_batch(net), train=True, steps=1, hybridize=False, rounds=1)
     assert tuple(times) == STAGES[:-1] + ("loss + update",)
+
+
+def test_stages_without_predictions_route_from_the_primary_capsules():
+    require_fused_ops()
+    net = _tiny(fused=True)
+    assert network_stages(net) == ("conv1", "primary", "routing", "decoder")
+    times = stage_times(net, *_batch(net), train=True, steps=1, hybridize=False, rounds=1)
+    assert tuple(times) == ("conv1", "primary", "routing", "decoder", "loss + update")
 
 
 def test_each_stage_is_a_measurement_of_its_own(monkeypatch):
     # a difference of growing prefixes would read 500 for conv1, 0 for the next stages and
     # a negative rest
     use_clock(monkeypatch, 0.5)
-    net = _tiny()
+    net = _tiny(fused=False)
     times = stage_times(net, *_batch(net), train=True, steps=1, hybridize=False)
     assert list(times.values()) == [500.0] * 6
 
@@ -144,7 +156,8 @@ def test_run_benchmark_from_known_times(monkeypatch, mode, ceiling):
         {"forward": 2 * PRIMARY / 0.5 / 1e9, "forward_backward": 3 * 2 * PRIMARY / 0.5 / 1e9})
     assert result["ceiling_images_per_s"] == pytest.approx(ceiling)
     assert result["fraction_of_ceiling"] == pytest.approx(4.0 / ceiling)
-    assert list(result["stages_ms"].values()) == [500.0] * 6
+    assert list(result["stages_ms"].values()) == [500.0] * (len(network_stages(get_model(
+        "capsnet_mnist"))) + 1)
     if mode == "infer":
         assert result["images_per_s_inference_kernels"] == 4.0
 
@@ -156,7 +169,6 @@ def test_run_benchmark_reports_one_consistent_run():
     assert result["images_per_s"] > 0 and result["ceiling_images_per_s"] > 0
     assert result["fraction_of_ceiling"] * result["ceiling_images_per_s"] == \
         pytest.approx(result["images_per_s"])
-    assert list(result["stages_ms"]) == list(STAGES) + ["loss + update"]
     assert all(ms > 0 for ms in result["stages_ms"].values()), result["stages_ms"]
     assert 0.1 < result["peak_memory_gib"] < 8
     try:
@@ -165,6 +177,9 @@ def test_run_benchmark_reports_one_consistent_run():
     except ops.OpsBuildError:                      # no C++ compiler here: batch_dot
         built = "batch_dot"
     assert result["capsule_ops"] == built
+    assert result["stores_predictions"] == (built == "batch_dot")
+    assert list(result["stages_ms"]) == [stage for stage in STAGES if stage != "predictions"
+                                         or built == "batch_dot"] + ["loss + update"]
 
 
 @pytest.mark.parametrize("kwargs, fragment", [({"mode": "fast"}, "--mode"),

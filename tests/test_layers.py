@@ -8,7 +8,7 @@ from gluon_caps.errors import ConfigError
 from gluon_caps.nn import (CapsuleMask, CapsulePredictions, Decoder, DenseCaps, DynamicRouting,
                            PrimaryCaps)
 
-from tests.helpers import graph_operators, require_fused_ops
+from tests.helpers import ROUTED_OPERATORS, graph_operators, require_fused_ops
 
 
 class Identity(gluon.HybridBlock):
@@ -89,9 +89,10 @@ def test_decoder_outputs_pixels_in_unit_interval(shape, hybridize):
 
 
 def _dense_caps_outputs(chunks, hybridize, detach=True):
-    mx.random.seed(7)
-    routing = DynamicRouting(3, detach_intermediate=detach, return_coupling=True)
-    block = DenseCaps(num_in=11, dim_in=4, num_out=3, dim_out=5, routing=routing, chunks=chunks)
+    mx.random.seed(7)           # chunks split the predictions, which batch_dot routing computes
+    routing = DynamicRouting(3, detach_intermediate=detach, return_coupling=True, fused=False)
+    block = DenseCaps(num_in=11, dim_in=4, num_out=3, dim_out=5, routing=routing, chunks=chunks,
+                      fused=False)
     block.initialize(mx.init.Normal(0.5))
     if hybridize:
         block.hybridize()
@@ -129,14 +130,46 @@ def test_dense_caps_chunks_need_dynamic_routing():
 def test_fused_argument_chooses_the_operators_of_the_graph(fused):
     if fused:
         require_fused_ops()
-    routing_ops = {"caps_weighted_sum", "caps_agreement"}
     layers = [(CapsulePredictions(7, 4, 3, 5, fused=fused), (2, 7, 4), {"caps_predictions"}),
-              (DynamicRouting(fused=fused), (2, 7, 3, 5), routing_ops),
-              (DenseCaps(7, 4, 3, 5, fused=fused), (2, 7, 4), set(ops.FUSED_OPERATORS)),
-              # recomputed chunks compute their predictions with batch_dot
-              (DenseCaps(7, 4, 3, 5, chunks=2, fused=fused), (2, 7, 4), routing_ops)]
+              (DynamicRouting(fused=fused), (2, 7, 3, 5), {"caps_weighted_sum", "caps_agreement"}),
+              (DenseCaps(7, 4, 3, 5, fused=fused), (2, 7, 4), ROUTED_OPERATORS),
+              # without predictions, there is nothing to chunk
+              (DenseCaps(7, 4, 3, 5, chunks=2, fused=fused), (2, 7, 4), ROUTED_OPERATORS)]
     for layer, shape, fused_operators in layers:
         run(layer, True, mx.nd.random.normal(shape=shape))
         operators = graph_operators(layer)
         assert operators & set(ops.FUSED_OPERATORS) == (fused_operators if fused else set()), layer
         assert fused or "batch_dot" in operators, layer
+
+
+@pytest.mark.parametrize("fused", [True, False])
+def test_dense_caps_without_predictions_computes_no_array_of_their_size(fused):
+    if fused:
+        require_fused_ops()
+    batch, num_in, dim_in, num_out, dim_out = 8, 40, 2, 5, 7     # predictions: 11,200 floats
+    layer = DenseCaps(num_in, dim_in, num_out, dim_out, fused=fused)
+    run(layer, True, mx.nd.random.normal(shape=(batch, num_in, dim_in)))
+    (data,), graph = layer._cached_graph
+    _, shapes, _ = graph.get_internals().infer_shape(**{data.name: (batch, num_in, dim_in)})
+    sizes = [int(np.prod(shape)) for shape in shapes]
+    # every backward array has the shape of a forward one: the gradient of an input of its node
+    transforms = num_in * num_out * dim_out * dim_in
+    predictions = batch * num_in * num_out * dim_out
+    assert max(sizes) == (transforms if fused else predictions)
+    if fused:                   # the transforms themselves, no detached copy
+        assert sizes.count(transforms) == 1
+
+
+@pytest.mark.parametrize("detach, passes", [(True, 1), (False, 5)])
+def test_dense_caps_without_predictions_back_propagates_the_iterations_it_should(detach, passes):
+    require_fused_ops()
+    layer = DenseCaps(7, 4, 3, 5, routing=DynamicRouting(3, detach, fused=True), fused=True)
+    run(layer, True, mx.nd.random.normal(shape=(2, 7, 4)))
+    (data,), graph = layer._cached_graph
+    trainer = graph.simple_bind(mx.cpu(), grad_req="write", **{data.name: (2, 7, 4)})
+    nodes = [line.split(",")[0] for line in trainer.debug_str().splitlines()
+             if line.startswith("Op:_backward_")]
+    # 3 weighted sums and 2 agreements; with detach, only the last weighted sum's gradient, and
+    # no backward pass of a softmax (the couplings of the last iteration are constants)
+    assert sum("caps_routed" in node for node in nodes) == passes, nodes
+    assert ("Op:_backward_softmax" in nodes) == (not detach), nodes

@@ -10,8 +10,8 @@ from gluon_caps.errors import ConfigError
 from gluon_caps.loss import CapsuleLoss
 from gluon_caps.model_zoo import CapsNet, get_model, get_model_list
 
-from tests.helpers import (graph_operators, require_fused_ops, symbol_operators,
-                           without_compiler)
+from tests.helpers import (ROUTED_OPERATORS, graph_operators, require_fused_ops,
+                           symbol_operators, without_compiler)
 
 EXPECTED_PARAMETERS = {
     "capsnet_mnist": 8215568,          # the paper's figure
@@ -124,6 +124,13 @@ def test_building_a_model_builds_nothing_and_keeps_the_parameter_names(
         _saved_parameters(get_model(nets[0].model_name), str(tmp_path / "default.params"))
 
 
+def test_routing_bias_is_one_extra_parameter(tmp_path):
+    plain = _saved_parameters(get_model("capsnet_mnist"), str(tmp_path / "plain.params"))
+    biased = _saved_parameters(get_model("capsnet_mnist", routing_bias=True),
+                               str(tmp_path / "biased.params"))
+    assert biased == dict(plain, **{"digit_caps.routing.bias": (10, 16)})
+
+
 @pytest.mark.parametrize("fused", [False, True])
 def test_fused_argument_chooses_the_operators_of_every_capsule_layer(fused, hybridize):
     if fused:
@@ -138,7 +145,7 @@ def test_fused_argument_chooses_the_operators_of_every_capsule_layer(fused, hybr
         np.testing.assert_allclose(got.asnumpy(), want.asnumpy(), rtol=1e-5, atol=1e-6)
     if hybridize:
         used = graph_operators(net) & set(ops.FUSED_OPERATORS)
-        assert used == (set(ops.FUSED_OPERATORS) if fused else set())
+        assert used == (ROUTED_OPERATORS if fused else set())
 
 
 def test_fused_true_without_a_compiler_raises_at_the_first_call(monkeypatch, tmp_path):

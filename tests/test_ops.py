@@ -15,8 +15,9 @@ from gluon_caps.errors import ConfigError
 from gluon_caps.nn import CapsulePredictions, DenseCaps, DynamicRouting
 from gluon_caps.ops import build
 
-from tests.helpers import (graph_operators, require_fused_ops, symbol_operators,
-                           unload_fused_ops, without_compiler)
+from tests.helpers import (ROUTED_OPERATORS, graph_operators, numerical_gradient,
+                           require_fused_ops, symbol_operators, unload_fused_ops,
+                           without_compiler)
 
 
 def test_routing_uses_the_fused_operators_on_this_cpu():
@@ -94,14 +95,120 @@ def test_fused_predictions_match_numpy_values_and_gradients(shape, dtype, tolera
                                    atol=tolerance, err_msg=name)
 
 
+class RoutedPair(gluon.HybridBlock):
+    def hybrid_forward(self, F, c, u, weight, v):
+        return F.caps_routed_sum(c, u, weight), F.caps_routed_agreement(u, weight, v)
+
+
+def _routed_inputs(shape, dtype=None):
+    """Couplings, capsules, transforms, output capsules and the heads of the two outputs of
+    :class:`RoutedPair` for ``shape = (B, n, J, D, d)``."""
+    batch, num_in, num_out, dim_out, dim_in = shape
+    rng = np.random.RandomState(num_in + dim_out)
+    arrays = [rng.rand(batch, num_in, num_out), rng.randn(batch, num_in, dim_in),
+              rng.randn(num_in, num_out, dim_out, dim_in), rng.randn(batch, num_out, dim_out),
+              rng.randn(batch, num_out, dim_out), rng.randn(batch, num_in, num_out)]
+    return arrays if dtype is None else [mx.nd.array(x, dtype=dtype) for x in arrays]
+
+
+def _routed_numpy(c, u, weight, v):
+    """The two routed operators through the predictions, as NumPy computes them."""
+    u_hat = np.einsum("ijke,bie->bijk", weight, u)                       # (B, n, J, D)
+    return np.einsum("bij,bijk->bjk", c, u_hat), np.einsum("bijk,bjk->bij", u_hat, v)
+
+
+def _run_routed(inputs, hybridize):
+    """Values of :class:`RoutedPair` and the gradients of ``sum(head_s * s + head_a * a)``."""
+    block = RoutedPair()
+    if hybridize:
+        block.hybridize()
+    arguments, heads = inputs[:4], inputs[4:]
+    for x in arguments:
+        x.attach_grad()
+    with autograd.record():
+        s, a = block(*arguments)
+    autograd.backward([s, a], heads)
+    return [s, a] + [x.grad for x in arguments]
+
+
+ROUTED_NAMES = ["s", "a", "grad c", "grad u", "grad W", "grad v"]
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("float64", 1e-12)])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1, 1), (2, 17, 3, 5, 4), (3, 37, 10, 16, 8)])
+def test_routed_operators_match_numpy_values_and_gradients(shape, dtype, tolerance, hybridize):
+    require_fused_ops()
+    c, u, weight, v, head_s, head_a = _routed_inputs(shape)
+    u_hat = np.einsum("ijke,bie->bijk", weight, u)                       # (B, n, J, D)
+    s, a = _routed_numpy(c, u, weight, v)
+    expected = [s, a, np.einsum("bijk,bjk->bij", u_hat, head_s),
+                np.einsum("ijke,bij,bjk->bie", weight, c, head_s)
+                + np.einsum("ijke,bij,bjk->bie", weight, head_a, v),
+                np.einsum("bij,bjk,bie->ijke", c, head_s, u)
+                + np.einsum("bij,bjk,bie->ijke", head_a, v, u),
+                np.einsum("bij,bijk->bjk", head_a, u_hat)]
+    actual = _run_routed(_routed_inputs(shape, dtype), hybridize)
+    for name, value, want in zip(ROUTED_NAMES, actual, expected):
+        assert value.dtype == np.dtype(dtype), name
+        scale = max(1.0, np.abs(want).max())
+        np.testing.assert_allclose(value.asnumpy(), want, rtol=tolerance,
+                                   atol=tolerance * scale, err_msg=name)
+
+
+def test_routed_operator_gradients_match_central_differences():
+    require_fused_ops()
+    shape = (2, 19, 3, 5, 3)                        # 19 capsules: one block of 16 and a rest
+    arrays = _routed_inputs(shape)
+    heads = arrays[4:]
+
+    def loss(*arguments):
+        return sum((head * out).sum() for head, out in zip(heads, _routed_numpy(*arguments)))
+    actual = _run_routed(_routed_inputs(shape, "float64"), hybridize=False)
+    for index, name in enumerate(ROUTED_NAMES[2:]):
+        numeric = numerical_gradient(lambda: loss(*arrays[:4]), arrays[index])
+        np.testing.assert_allclose(actual[index + 2].asnumpy(), numeric, rtol=1e-6, atol=1e-7,
+                                   err_msg=name)
+
+
+def test_detached_routed_operators_give_the_same_values_and_no_gradients(hybridize):
+    require_fused_ops()
+    c, u, weight, v = _routed_inputs((2, 19, 3, 5, 4), "float32")[:4]
+
+    class Detached(gluon.HybridBlock):
+        def hybrid_forward(self, F, c, u, weight, v):
+            return (F.stop_gradient(F.caps_routed_sum_detached(c, u, weight)),
+                    F.stop_gradient(F.caps_routed_agreement_detached(u, weight, v)))
+    block = Detached()
+    if hybridize:
+        block.hybridize()
+    u.attach_grad()
+    weight.attach_grad()
+    with autograd.record():
+        s, a = block(c, u, weight, v)
+    autograd.backward([s, a])
+    np.testing.assert_allclose(s.asnumpy(), mx.nd.caps_routed_sum(c, u, weight).asnumpy())
+    np.testing.assert_allclose(a.asnumpy(), mx.nd.caps_routed_agreement(u, weight, v).asnumpy())
+    assert not u.grad.asnumpy().any() and not weight.grad.asnumpy().any()
+
+
 def test_fused_operators_reject_mismatched_inputs():
     require_fused_ops()
     with pytest.raises(mx.base.MXNetError, match="caps_agreement"):
         mx.nd.caps_agreement(mx.nd.ones((2, 3, 4)), mx.nd.ones((2, 5))).wait_to_read()
-    with pytest.raises(mx.base.MXNetError, match="float32 or two float64"):
+    with pytest.raises(mx.base.MXNetError, match="all float32 or all float64, got dtype codes "
+                                                 "0 2"):
         mx.nd.caps_weighted_sum(mx.nd.ones((2, 3)), mx.nd.ones((2, 3, 4), dtype="float16"))
     with pytest.raises(mx.base.MXNetError, match="caps_predictions"):
         mx.nd.caps_predictions(mx.nd.ones((2, 3, 4)), mx.nd.ones((3, 5, 6, 7))).wait_to_read()
+    c, u, weight, v = mx.nd.ones((2, 3, 5)), mx.nd.ones((2, 3, 4)), mx.nd.ones((3, 5, 6, 4)), \
+        mx.nd.ones((2, 5, 6))
+    with pytest.raises(mx.base.MXNetError, match="caps_routed_sum: expected couplings"):
+        mx.nd.caps_routed_sum(c[:, :, :4], u, weight).wait_to_read()
+    with pytest.raises(mx.base.MXNetError, match="caps_routed_agreement: expected capsules"):
+        mx.nd.caps_routed_agreement(u, weight, v[:, :, :5]).wait_to_read()
+    with pytest.raises(mx.base.MXNetError, match="all float32 or all float64, got dtype codes "
+                                                 "0 1 0"):
+        mx.nd.caps_routed_sum(c, u.astype("float64"), weight)
 
 
 def _route(fused, hybridize, detach):
@@ -178,7 +285,7 @@ def _export_as_built(tmp_path, name):
 
 def test_hybridized_graph_is_fused_unless_built_portable(tmp_path):
     require_fused_ops()
-    assert set(ops.FUSED_OPERATORS) <= _export_as_built(tmp_path, "fused")
+    assert set(ops.FUSED_OPERATORS) & _export_as_built(tmp_path, "fused") == ROUTED_OPERATORS
     with ops.portable():
         portable = _export_as_built(tmp_path, "portable")
     assert not set(ops.FUSED_OPERATORS) & portable and "batch_dot" in portable

@@ -94,7 +94,7 @@ def test_bfloat16_inference_agrees_with_float32_and_casts_only_the_convolutions(
                    for item in input_dtypes(net, op, data=None)]
     assert bool(fused_nodes) == fused
     for name, dtypes in fused_nodes:
-        assert dtypes == ["float32", "float32"], (name, dtypes)
+        assert dtypes == ["float32"] * len(dtypes), (name, dtypes)
     routing = input_dtypes(net, "softmax", data=None) + input_dtypes(net, "sqrt", data=None)
     for name, dtypes in routing:
         assert dtypes == ["float32"], (name, dtypes)               # routing, squash, lengths

@@ -21,8 +21,8 @@ from .flops import conv1_output_size, conv_gflops, model_gflops
 from .onnx_speed import check_onnxruntime, onnxruntime_speed
 from .stages import OPTIMIZER, stage_times, time_call
 
-__all__ = ["run_benchmark", "ceiling_gflops", "format_benchmark", "peak_memory_sweep",
-           "check_torch_reference", "torch_reference"]
+__all__ = ["benchmark_network", "run_benchmark", "ceiling_gflops", "format_benchmark",
+           "peak_memory_sweep", "check_torch_reference", "torch_reference"]
 
 _TORCH_LINE = re.compile(r"torch_\w+_img_per_s=([0-9.]+)")
 _TORCH_WHAT = "--torch-reference %s with %s"
@@ -76,9 +76,27 @@ def _peak_rss_gib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2.0 ** 20     # KiB on Linux
 
 
+def benchmark_network(model, routing_chunks=1, input_size=None):
+    """The network a benchmark of ``model`` measures: the zoo model, or with ``input_size`` its
+    architecture at ``input_size`` x ``input_size`` pixels (as many channels and classes, and as
+    many primary capsules as that size gives).
+
+    Raises
+    ------
+    ConfigError
+        An unknown model, an input too small for its convolutions, or more routing chunks than
+        primary capsules.
+    """
+    kwargs = {"routing_chunks": routing_chunks}
+    if input_size is not None:
+        channels = get_model(model).input_shape[0]
+        kwargs["input_shape"] = (channels, input_size, input_size)
+    return get_model(model, **kwargs)
+
+
 def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize=True,
                   steps=10, stages=True, ceiling=True, routing_chunks=1, ctx=None, rounds=3,
-                  dtype="float32", dense=False, onnxruntime=False):
+                  dtype="float32", dense=False, input_size=None, onnxruntime=False):
     """Measure a model's speed on this machine.
 
     Parameters
@@ -112,6 +130,9 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
         ``hybridize``. Its ceiling is measured in float32 and in bfloat16.
     dense : bool
         With bfloat16: the decoder's dense layers in bfloat16 too, not only the convolutions.
+    input_size : int, optional
+        Measure the model's architecture at this many pixels square (see
+        :func:`benchmark_network`) instead of its own input size.
     onnxruntime : bool
         Also time the network exported to ONNX in onnxruntime on the same batch (``infer``,
         hybridized, float32; see :func:`~gluon_caps.benchmark.onnx_speed.onnxruntime_speed`).
@@ -119,8 +140,11 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     Returns
     -------
     dict
-        ``images_per_s``, ``capsule_ops`` (``"fused"`` or ``"batch_dot"``, see
-        :mod:`gluon_caps.ops`), ``dtype`` (what it computed in: ``float32``, ``bfloat16``, or
+        ``input_shape`` and ``primary_capsules`` of the network measured, ``images_per_s``,
+        ``capsule_ops`` (``"fused"`` or ``"batch_dot"``, see :mod:`gluon_caps.ops`),
+        ``stores_predictions`` (whether its capsule layer computes the predictions
+        :math:`\\hat u` or routes without them, see :class:`~gluon_caps.nn.DenseCaps`),
+        ``dtype`` (what it computed in: ``float32``, ``bfloat16``, or
         ``float16`` on a GPU), ``dense_dtype`` (that of the decoder's layers),
         ``peak_memory_gib`` (peak resident memory of this process, so run
         one configuration per process to compare them), ``gflops`` (per image), and with
@@ -135,9 +159,9 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     Raises
     ------
     ConfigError
-        For a bad mode, size, model name, number of routing chunks or dtype (bfloat16 on a CPU
-        without bfloat16 instructions, or imperative), or ``onnxruntime`` where it cannot run,
-        before anything is timed.
+        For a bad mode, size, model name, input size, number of routing chunks or dtype
+        (bfloat16 on a CPU without bfloat16 instructions, or imperative), or ``onnxruntime``
+        where it cannot run, before anything is timed.
     """
     if mode not in ("train", "infer"):
         raise ConfigError("--mode must be train or infer, got %r" % (mode,))
@@ -150,7 +174,7 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     if onnxruntime:
         check_onnxruntime(mode, hybridize, dtype)
     mx.random.seed(0)
-    net = get_model(model, routing_chunks=routing_chunks)
+    net = benchmark_network(model, routing_chunks, input_size)
     net.initialize(ctx=ctx)
     if hybridize:
         net.hybridize(static_alloc=True, static_shape=True)
@@ -158,9 +182,11 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     x = mx.nd.random.uniform(shape=(batch_size,) + tuple(net.input_shape), ctx=ctx)
     labels = mx.nd.one_hot(mx.nd.arange(batch_size, ctx=ctx) % net.num_classes, net.num_classes)
     result = collections.OrderedDict(
-        model=model, mode=mode, batch_size=batch_size, hybridize=hybridize, steps=steps,
-        rounds=rounds, routing_chunks=routing_chunks, context=str(ctx),
-        capsule_ops="fused" if fused_routing() else "batch_dot", dtype=compute,
+        model=model, input_shape=list(net.input_shape),
+        primary_capsules=net.num_primary_capsules, mode=mode, batch_size=batch_size,
+        hybridize=hybridize, steps=steps, rounds=rounds, routing_chunks=routing_chunks,
+        context=str(ctx), capsule_ops="fused" if fused_routing() else "batch_dot",
+        stores_predictions=net.digit_caps.stores_predictions(), dtype=compute,
         dense_dtype=compute if dense else "float32")
     if mode == "train":
         seconds = time_call(_train_step(net, x, labels, compute), steps, rounds=rounds)
@@ -212,7 +238,7 @@ def _train_step(net, x, labels, compute="float32"):
 
 
 def peak_memory_sweep(batch_sizes, model="capsnet_mnist", mode="train", routing_chunks=1,
-                      steps=2, dtype="float32", dense=False):
+                      steps=2, dtype="float32", dense=False, input_size=None):
     """Peak resident memory (GiB) of one benchmark process per batch size (no ceiling, no
     stages, one round of ``steps`` steps), each in a fresh process so the peaks do not mix."""
     peaks = collections.OrderedDict()
@@ -222,6 +248,8 @@ def peak_memory_sweep(batch_sizes, model="capsnet_mnist", mode="train", routing_
                    str(batch_size), "--steps", str(steps), "--rounds", "1", "--routing-chunks",
                    str(routing_chunks), "--dtype", dtype,
                    "--bf16-dense" if dense else "--no-bf16-dense"]
+        if input_size is not None:
+            command += ["--input-size", str(input_size)]
         output = _run_command(command, "--memory-sweep at batch size %d" % batch_size,
                               env=_environment())
         peaks[batch_size] = json.loads(output)["peak_memory_gib"]
@@ -275,12 +303,14 @@ def _environment():
 
 def format_benchmark(result):
     """The result of :func:`run_benchmark` as lines for people."""
-    lines = ["%s  %s  batch %d  %s  %s  capsule ops: %s%s" % (
-        result["model"], result["mode"], result["batch_size"],
-        "hybridized" if result["hybridize"] else "imperative", result["context"],
-        result["capsule_ops"],
+    lines = ["%s  %s  %s  batch %d  %s  %s  capsule ops: %s%s%s" % (
+        result["model"], "x".join(str(size) for size in result["input_shape"]), result["mode"],
+        result["batch_size"], "hybridized" if result["hybridize"] else "imperative",
+        result["context"], result["capsule_ops"],
+        "" if result["stores_predictions"] else " (no predictions stored)",
         "  routing chunks %d" % result["routing_chunks"] if result["routing_chunks"] > 1
         else "")]
+    lines.append("capsules:   %d primary capsules" % result["primary_capsules"])
     if result.get("dtype", "float32") != "float32":
         lines[0] += "  %s %s" % (result["dtype"], "convolutions and dense layers"
                                  if result["dense_dtype"] != "float32" else "convolutions")

@@ -19,7 +19,7 @@ from ..nn import capsule_length, fast_forward
 from ..nn.routing import fixed_chunk
 from ..precision import set_compute_dtype
 
-__all__ = ["STAGES", "OPTIMIZER", "Stage", "stage_times", "time_call"]
+__all__ = ["STAGES", "OPTIMIZER", "Stage", "network_stages", "stage_times", "time_call"]
 
 #: Stages in the order data flows through them.
 STAGES = ("conv1", "primary", "predictions", "routing", "decoder")
@@ -60,8 +60,12 @@ def _predictions(F, net, u):
     return caps.by_output(F, u, 0, caps.num_in)                              # (B, J, N, D)
 
 
-def _routing(F, net, u_hat):
-    return net.digit_caps.routing.route(F, [fixed_chunk(F, u_hat)])           # (B, J, D)
+def _routing(F, net, x):
+    caps = net.digit_caps
+    if not caps.stores_predictions():
+        return caps(x)                                          # (B, N, d) -> (B, J, D)
+    bias = caps.routing.bias_in_graph(x)
+    return caps.routing.route(F, [fixed_chunk(F, x)], bias)    # (B, J, N, D) -> (B, J, D)
 
 
 def _decoder(F, net, v, *mask):
@@ -85,7 +89,8 @@ class Stage(gluon.HybridBlock):
         - ``conv1``: images ``(batch, channels, height, width)``.
         - ``primary``: conv1's feature maps ``(batch, C1, H1, W1)``.
         - ``predictions``: primary capsules ``(batch, N, d)``.
-        - ``routing``: the predictions in routing's layout ``(batch, J, N, D)``.
+        - ``routing``: the predictions in routing's layout ``(batch, J, N, D)``, or where the
+          capsule layer routes without them (:func:`network_stages`), the primary capsules.
         - ``decoder``: class capsules ``(batch, J, D)`` and, optionally, one-hot labels
           ``(batch, J)`` to mask them by (omitted: the longest capsule, as in inference).
 
@@ -103,6 +108,17 @@ class Stage(gluon.HybridBlock):
         return self._forward(F, self.net, *inputs)
 
 
+def network_stages(net):
+    """The stages of ``net`` (:data:`STAGES`), in the order data flows through them: without
+    ``predictions`` where its capsule layer routes without storing them
+    (:meth:`~gluon_caps.nn.DenseCaps.stores_predictions`, loading the fused operators if so),
+    without ``decoder`` where it has none."""
+    absent = set() if net.digit_caps.stores_predictions() else {"predictions"}
+    if net.decoder is None:
+        absent.add("decoder")
+    return tuple(stage for stage in STAGES if stage not in absent)
+
+
 def stage_times(net, x, mask, train, steps, hybridize=True, rounds=3, dtype="float32",
                 dense=False):
     r"""Milliseconds per batch of each stage of ``net``, each timed alone on its own inputs.
@@ -110,11 +126,13 @@ def stage_times(net, x, mask, train, steps, hybridize=True, rounds=3, dtype="flo
     - ``conv1``: the first convolution and its ReLU, on the images.
     - ``primary``: the PrimaryCaps convolution, reshape and squash, on conv1's output.
     - ``predictions``: :math:`\hat u_{j|i} = W_{ij} u_i` for every pair of primary and class
-      capsules, computed once in routing's layout.
-    - ``routing``: the routing iterations on those predictions. A network with
-      ``routing_chunks > 1`` routes chunk by chunk and, hybridized, recomputes each chunk's
-      predictions where routing uses them (see :class:`~gluon_caps.nn.DenseCaps`); that
-      recomputation is in neither stage.
+      capsules, computed once in routing's layout; absent where the capsule layer routes
+      without storing them (:func:`network_stages`).
+    - ``routing``: the routing iterations on those predictions, or without them, from the
+      primary capsules (recomputing the predictions where routing needs them). A network with
+      ``routing_chunks > 1`` that computes predictions routes chunk by chunk and, hybridized,
+      recomputes each chunk's predictions where routing uses them (see
+      :class:`~gluon_caps.nn.DenseCaps`); that recomputation is in neither stage.
     - ``decoder``: the masking (by the labels in training, by the longest capsule in
       inference) and the reconstruction decoder, on the class capsules.
     - ``loss + update`` (training): the capsule lengths, the margin and reconstruction loss
@@ -149,8 +167,9 @@ def stage_times(net, x, mask, train, steps, hybridize=True, rounds=3, dtype="flo
     Returns
     -------
     collections.OrderedDict
-        Stage name -> milliseconds, in the order above (a stage the network lacks, e.g. no
-        decoder, is absent). Every value is a time measured on its own, never negative.
+        Stage name -> milliseconds, in the order above (the stages of
+        :func:`network_stages`, then the tail). Every value is a time measured on its own,
+        never negative.
     """
     times = collections.OrderedDict()
 
@@ -166,11 +185,13 @@ def stage_times(net, x, mask, train, steps, hybridize=True, rounds=3, dtype="flo
             out.attach_grad()
         return out
 
+    stages = network_stages(net)
     with warnings.catch_warnings():          # a stage leaves the others' parameters unused
         warnings.filterwarnings("ignore", message=".*is not used by any computation")
-        v = timed("routing", timed("predictions", timed("primary", timed("conv1", x))))
+        u = timed("primary", timed("conv1", x))
+        v = timed("routing", timed("predictions", u) if "predictions" in stages else u)
         reconstruction = None
-        if net.decoder is not None:
+        if "decoder" in stages:
             reconstruction = timed("decoder", v, *([mask] if train else []))
     tail = _loss_and_update(net, x, mask, v, reconstruction) if train \
         else (lambda: capsule_length(mx.nd, v))

@@ -32,8 +32,12 @@ def _batch_sizes(ctx, param, value):
               help="Timed steps per round.")
 @click.option("--rounds", type=click.IntRange(min=1), default=3, show_default=True,
               help="Rounds of --steps steps; the fastest counts (model, ceiling and stages).")
+@click.option("--input-size", type=click.IntRange(min=1), default=None, metavar="S",
+              help="Build the model's architecture for S x S images (default: its own size), "
+                   "with as many primary capsules as that size gives.")
 @click.option("--routing-chunks", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Route over this many chunks of primary capsules (memory-bounded routing).")
+              help="Route over this many chunks of primary capsules where the predictions are "
+                   "computed (batch_dot).")
 @click.option("--stages/--no-stages", default=True, show_default=True,
               help="Time each stage of the network alone, on inputs computed beforehand.")
 @click.option("--ceiling/--no-ceiling", default=True, show_default=True,
@@ -54,16 +58,23 @@ def _batch_sizes(ctx, param, value):
               help="With --dtype bfloat16: the decoder's dense layers in bfloat16 too, not only "
                    "the convolutions.")
 @json_option
-def bench(model, batch_size, mode, hybridize, steps, rounds, routing_chunks, stages, ceiling,
-          memory_sweep, onnxruntime, torch_reference, torch_python, ctx, dtype, dense, as_json):
+def bench(model, batch_size, mode, hybridize, steps, rounds, input_size, routing_chunks, stages,
+          ceiling, memory_sweep, onnxruntime, torch_reference, torch_python, ctx, dtype, dense,
+          as_json):
     """Images/s, peak memory and a per-stage breakdown against the ceiling.
 
     The ceiling is the model's PrimaryCaps convolution (about 94 % of its arithmetic) run alone
     through MXNet's best kernel: its GFLOP/s divided by the model's GFLOP per image gives the
     images/s this machine could reach if everything else were free.
 
+    With --input-size S the model's architecture is built for S x S images, so that the peak
+    memory and speed of larger inputs (more primary capsules) are one command; the peak memory
+    is that of the whole process, so measure it with --no-stages --no-ceiling.
+
     Each stage (conv1, primary, predictions, routing, decoder, and last the capsule lengths:
-    "rest", or in training "loss + update" with the loss and the Adam update) is timed alone,
+    "rest", or in training "loss + update" with the loss and the Adam update; no predictions
+    where the capsule layer routes without them, its routing then starting from the primary
+    capsules) is timed alone,
     forward and, in training, backward, on inputs the stages before it computed once; so no
     stage time is a difference of two timings, and none is negative. Timed apart, the stages
     do not share the whole network's graph and memory plan, so their sum, printed under them,
@@ -86,10 +97,11 @@ def bench(model, batch_size, mode, hybridize, steps, rounds, routing_chunks, sta
         benchmark.check_torch_reference(torch_reference, torch_python)
     result = benchmark.run_benchmark(model, batch_size, mode, hybridize, steps, stages, ceiling,
                                      routing_chunks, select_context(ctx, 0), rounds, dtype,
-                                     dense, onnxruntime)
+                                     dense, input_size, onnxruntime)
     if memory_sweep:
         result["memory_sweep_gib"] = benchmark.peak_memory_sweep(
-            memory_sweep, model, mode, routing_chunks, dtype=dtype, dense=dense)
+            memory_sweep, model, mode, routing_chunks, dtype=dtype, dense=dense,
+            input_size=input_size)
     if torch_reference:
         result["torch_images_per_s"] = benchmark.torch_reference(
             torch_reference, torch_python, mode, batch_size, steps)

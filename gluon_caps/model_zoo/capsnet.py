@@ -48,12 +48,19 @@ class CapsNet(OptionalInputBlock):
     decoder_units : tuple of int, default (512, 1024)
         Hidden layers of the decoder.
     detach_intermediate : bool, default True
-        See :class:`~gluon_caps.nn.DynamicRouting`.
+        Gradients through the last routing iteration only (this project's default); ``False``
+        back-propagates through every iteration, as the authors' official code does. See
+        :class:`~gluon_caps.nn.DynamicRouting`.
     return_coupling : bool, default False
         Also return the coupling coefficients of the last routing iteration.
     routing_chunks : int, default 1
-        Route over this many chunks of primary capsules to bound the memory of the predictions
-        (see :class:`~gluon_caps.nn.DenseCaps`); the same parameters and results.
+        Route over this many chunks of primary capsules where the predictions are computed
+        (``batch_dot``: GPUs, ``fused=False``), recomputing them; the same parameters and
+        results, little memory saved (see :class:`~gluon_caps.nn.DenseCaps`).
+    routing_bias : bool, default False
+        A bias ``(num_classes, class_dim)`` added before the squash in every routing iteration,
+        as the authors' official code has (a parameter ``digit_caps.routing.bias``, initialised
+        to zero); off, the parameters are the paper's.
     fused : bool or None, default None
         Whether the capsule layers use the fused CPU operators of :mod:`gluon_caps.ops`:
         ``True`` requires them (an :class:`~gluon_caps.ops.OpsBuildError` at the first graph
@@ -86,8 +93,8 @@ class CapsNet(OptionalInputBlock):
     def __init__(self, input_shape=(1, 28, 28), num_classes=10, num_routing=3, with_decoder=True,
                  conv_channels=256, conv_kernel=9, primary_channels=32, primary_dim=8,
                  primary_strides=2, class_dim=16, decoder_units=(512, 1024),
-                 detach_intermediate=True, return_coupling=False, routing_chunks=1, fused=None,
-                 **kwargs):
+                 detach_intermediate=True, return_coupling=False, routing_chunks=1,
+                 routing_bias=False, fused=None, **kwargs):
         super(CapsNet, self).__init__(**kwargs)
         input_shape = tuple(int(size) for size in input_shape)
         if len(input_shape) != 3:
@@ -113,7 +120,8 @@ class CapsNet(OptionalInputBlock):
                                             primary_strides, in_channels=conv_channels,
                                             weight_initializer=conv_init)
             routing = DynamicRouting(num_routing, detach_intermediate, return_coupling,
-                                     fused=fused)
+                                     fused=fused, routing_bias=routing_bias,
+                                     num_out=num_classes, dim_out=class_dim)
             check_int("routing_chunks (--routing-chunks; the network has %d primary capsules)"
                       % self.num_primary_capsules, routing_chunks, 1, self.num_primary_capsules)
             self.digit_caps = DenseCaps(self.num_primary_capsules, primary_dim, num_classes,

@@ -8,7 +8,7 @@ from ..errors import ConfigError, check_int
 from ..ops import fused_routing
 from .functional import squash
 from .portable import PortableExport
-from .routing import DynamicRouting, fixed_chunk, recomputed_chunk
+from .routing import DynamicRouting, fixed_chunk, graph_parameter, recomputed_chunk
 
 __all__ = ["Squash", "PrimaryCaps", "CapsulePredictions", "DenseCaps"]
 
@@ -139,8 +139,7 @@ class CapsulePredictions(PortableExport, gluon.HybridBlock):
         Its backward pass keeps its output alive
         (MXNet passes an extension operator's outputs to its backward), which predictions that
         are recomputed to save memory must not do."""
-        symbolic = isinstance(u, mx.sym.Symbol)
-        weight = self.weight.var() if symbolic else self.weight.data(u.context)
+        weight = graph_parameter(self.weight, u)                              # (N, J, D, d)
         if (begin, end) != (0, self.num_in):
             u = F.slice_axis(u, axis=1, begin=begin, end=end)                  # (B, n, d)
             weight = F.slice_axis(weight, axis=0, begin=begin, end=end)       # (n, J, D, d)
@@ -170,14 +169,23 @@ class DenseCaps(PortableExport, gluon.HybridBlock):
     r"""Fully connected capsule layer: per-pair transforms (:class:`CapsulePredictions`), then
     routing.
 
-    With the default :class:`DynamicRouting`, the predictions go to routing in its working
-    layout directly (written there by the fused operator on CPU, else one transpose).
-    ``chunks > 1`` bounds the memory of the predictions: routing then runs over that many chunks
-    of input capsules and recomputes each chunk's predictions when it needs them instead of
-    keeping all of them, so at most one chunk's ``(batch, num_out, num_in / chunks, dim_out)``
-    predictions is alive at a time (outside of what back-propagation keeps). The result is the
-    same up to float rounding; the price is computing the predictions ``2 * num_routing - 1``
-    times instead of once, with ``batch_dot`` (see :meth:`CapsulePredictions.by_output`).
+    With :class:`DynamicRouting` (the default) and the fused operators of :mod:`gluon_caps.ops`
+    (on CPU, when both its predictions and its routing use them), the layer routes from its
+    input capsules and the transforms directly (:func:`~gluon_caps.nn.route_from_capsules`): the
+    predictions :math:`\hat u_{j|i}`, ``batch * num_in * num_out * dim_out`` floats, exist
+    nowhere in its graph, in training or in inference, which holds ``batch * num_in * num_out``
+    logits and couplings instead. Elsewhere (a GPU, ``fused=False``, inside
+    :func:`gluon_caps.ops.portable`, the graph that ``export`` writes) it computes the
+    predictions with ``batch_dot`` and routes over them. Either way the parameters, values and
+    gradients are the same.
+
+    Where the predictions are computed, ``chunks > 1`` routes over that many chunks of input
+    capsules and recomputes each chunk's predictions where routing needs them (hybridized;
+    imperatively each chunk's predictions are computed once), instead of keeping all of them;
+    the result is the same up to float rounding, the price computing the predictions
+    ``2 * num_routing - 1`` times. It lowers peak memory little (see :doc:`/memory`): MXNet's
+    memory plan keeps what back-propagation needs of every chunk. Without predictions, chunks
+    change nothing.
 
     Parameters
     ----------
@@ -190,17 +198,21 @@ class DenseCaps(PortableExport, gluon.HybridBlock):
     dim_out : int
         Dimension of the output capsules.
     routing : HybridBlock, optional
-        Default ``DynamicRouting(3, fused=fused)``. Any other block receives the predictions
-        ``(batch, num_in, num_out, dim_out)`` and returns the capsules; a
-        :class:`DynamicRouting` given keeps its own ``fused``.
+        Default ``DynamicRouting(3, fused=fused, routing_bias=routing_bias)``. Any other block
+        receives the predictions ``(batch, num_in, num_out, dim_out)`` and returns the capsules;
+        a :class:`DynamicRouting` given keeps its own settings.
     weight_initializer : str or Initializer, default ``Normal(0.01)``
         Initializer of the transforms :math:`W`.
     chunks : int, default 1
-        Route over this many chunks of input capsules, recomputing their predictions (only
+        Route over this many chunks of input capsules where the predictions are computed (only
         with :class:`DynamicRouting`); at most ``num_in``.
     fused : bool or None, default None
         Whether the predictions (and the default routing) use the fused operators of
         :mod:`gluon_caps.ops`: see :class:`CapsulePredictions`.
+    routing_bias : bool, default False
+        Give the default routing a bias before the squash, as the authors' official code does
+        (see :class:`DynamicRouting`): a parameter ``routing.bias`` of shape
+        ``(num_out, dim_out)``.
 
     Inputs:
         - **u**: input capsules ``(batch, num_in, dim_in)``.
@@ -210,11 +222,14 @@ class DenseCaps(PortableExport, gluon.HybridBlock):
     """
 
     def __init__(self, num_in, dim_in, num_out, dim_out, routing=None,
-                 weight_initializer=None, chunks=1, fused=None, **kwargs):
+                 weight_initializer=None, chunks=1, fused=None, routing_bias=False, **kwargs):
         super(DenseCaps, self).__init__(**kwargs)
-        routing = routing if routing is not None else DynamicRouting(fused=fused)
         check_int("chunks", chunks, 1, num_in)
-        if chunks > 1 and not isinstance(routing, DynamicRouting):
+        if routing is not None and routing_bias:
+            raise ConfigError("routing_bias is for the default routing; give "
+                              "DynamicRouting(routing_bias=True, num_out=..., dim_out=...) as "
+                              "routing instead")
+        if chunks > 1 and not isinstance(routing, (DynamicRouting, type(None))):
             raise ConfigError("chunks > 1 needs DynamicRouting, got %s"
                               % type(routing).__name__)
         bounds = [num_in * k // chunks for k in range(chunks + 1)]
@@ -223,21 +238,33 @@ class DenseCaps(PortableExport, gluon.HybridBlock):
             self.predictions = CapsulePredictions(num_in, dim_in, num_out, dim_out,
                                                   weight_initializer=weight_initializer,
                                                   fused=fused)
-            self.routing = routing
+            self.routing = routing if routing is not None else DynamicRouting(
+                fused=fused, routing_bias=routing_bias, num_out=num_out, dim_out=dim_out)
 
     @property
     def chunks(self):
-        """Number of chunks of input capsules routing runs over."""
+        """Number of chunks of input capsules routing runs over where the predictions are
+        computed."""
         return len(self._chunk_bounds)
+
+    def stores_predictions(self):
+        """Whether a graph built now computes the predictions :math:`\\hat u` (``False``: it
+        routes from the capsules with the fused operators; loads them if so)."""
+        return not (isinstance(self.routing, DynamicRouting)
+                    and fused_routing(self.predictions.fused) and fused_routing(self.routing.fused))
 
     def hybrid_forward(self, F, u):
         if not isinstance(self.routing, DynamicRouting):
             return self.routing(self.predictions(u))
-        predict = functools.partial(self.predictions.by_output, F, u)         # (B, J, n, D)
+        bias = self.routing.bias_in_graph(u)                                       # (J, D)
+        if not self.stores_predictions():
+            weight = graph_parameter(self.predictions.weight, u)                   # (N, J, D, d)
+            return self.routing.route_capsules(F, u, weight, bias)
+        predict = functools.partial(self.predictions.by_output, F, u)             # (B, J, n, D)
         if isinstance(u, mx.sym.Symbol) and self.chunks > 1:
             # recomputed where used: one chunk alive at a time
             chunks = [recomputed_chunk(F, functools.partial(predict, begin, end, fused=False))
                       for begin, end in self._chunk_bounds]
         else:       # once each (imperative recomputation would crash MXNet's autograd)
             chunks = [fixed_chunk(F, predict(begin, end)) for begin, end in self._chunk_bounds]
-        return self.routing.route(F, chunks)
+        return self.routing.route(F, chunks, bias)

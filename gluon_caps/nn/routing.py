@@ -1,4 +1,5 @@
 """Routing-by-agreement between capsule layers."""
+import mxnet as mx
 from mxnet import gluon
 
 from ..errors import check_int
@@ -6,7 +7,8 @@ from ..ops import fused_routing
 from .functional import squash
 from .portable import PortableExport
 
-__all__ = ["DynamicRouting", "route_by_agreement", "fixed_chunk", "recomputed_chunk"]
+__all__ = ["DynamicRouting", "route_by_agreement", "route_from_capsules", "fixed_chunk",
+           "recomputed_chunk", "graph_parameter"]
 
 
 def _by_input(F, per_output, like):
@@ -32,6 +34,12 @@ def _agreement(F, u, v, fused):
     return F.reshape(a, shape=(0, -1))                                        # (B*J, n)
 
 
+def graph_parameter(param, like):
+    """``param`` in the graph being built with ``like`` (a Symbol, or an NDArray on the context
+    to read it on): for a parent block's ``hybrid_forward`` that reads a child's parameter."""
+    return param.var() if isinstance(like, mx.sym.Symbol) else param.data(like.context)
+
+
 def fixed_chunk(F, u_hat):
     """A chunk of :func:`route_by_agreement` whose predictions are computed once; its detached
     copy too, when first asked for."""
@@ -50,7 +58,104 @@ def recomputed_chunk(F, predict):
     return lambda detach: F.stop_gradient(predict()) if detach else predict()
 
 
-def route_by_agreement(F, chunks, num_routing, detach_intermediate=True, fused=None):
+def _coupling(F, logits, zeros):
+    """:math:`c = \\mathrm{softmax}_j(b)` over the output capsules, the last axis of the logits
+    ``(B, n, J)``; ``zeros()`` gives :math:`b = 0` before the first agreement."""
+    return F.softmax(zeros() if logits is None else logits, axis=-1)              # (B, n, J)
+
+
+class _Predictions(object):
+    """What routing needs of one chunk of predictions ``chunk(detach)``, laid out
+    ``(B, J, n, D)``: the weighted sum and the agreements, with ``batch_dot`` or the fused
+    operators over predictions (``fused``)."""
+
+    def __init__(self, F, chunk, fused):
+        self._F, self._chunk, self._fused = F, chunk, fused
+
+    def weighted_sum(self, logits, detach):
+        """Couplings ``(B, n, J)`` of the logits and :math:`s_j` of the chunk ``(B, J, D)``."""
+        F, u_hat = self._F, self._chunk(detach)                                    # (B, J, n, D)
+
+        def zeros():                        # shaped without reading the predictions
+            zero = F.zeros_like(F.slice(u_hat, begin=(0, 0, 0, 0), end=(1, 1, 1, 1)))
+            zeros = F.broadcast_like(zero, u_hat, lhs_axes=(0, 1, 2),
+                                     rhs_axes=(0, 1, 2))                           # (B, J, n, 1)
+            return F.transpose(F.reshape(zeros, shape=(0, 0, -3)), axes=(0, 2, 1))  # (B, n, J)
+        coupling = _coupling(F, logits, zeros)                                     # (B, n, J)
+        c_flat = F.reshape(F.transpose(coupling, axes=(0, 2, 1)), shape=(-3, -2))  # (B*J, n)
+        u_flat = F.reshape(u_hat, shape=(-3, -2))                                  # (B*J, n, D)
+        s = _weighted_sum(F, c_flat, u_flat, self._fused)                          # (B*J, D)
+        return coupling, F.reshape_like(s, u_hat, lhs_begin=0, lhs_end=1,
+                                        rhs_begin=0, rhs_end=2)                    # (B, J, D)
+
+    def agreement(self, v, detach):
+        """:math:`\\hat u_{j|i} \\cdot v_j` of the chunk's input capsules ``(B, n, J)``."""
+        F, u_hat = self._F, self._chunk(detach)                                    # (B, J, n, D)
+        u_flat = F.reshape(u_hat, shape=(-3, -2))                                  # (B*J, n, D)
+        v_flat = F.reshape(v, shape=(-3, -2))                                      # (B*J, D)
+        return _by_input(F, _agreement(F, u_flat, v_flat, self._fused), u_hat)     # (B, n, J)
+
+
+class _Capsules(object):
+    """What routing needs of the input capsules ``u`` ``(B, n, d)`` and the transforms ``weight``
+    ``(n, J, D, d)``, computed by the fused operators that never store the predictions. Detached
+    passes use the operators without a backward pass and detach their (small) outputs, so that
+    MXNet neither copies ``u`` and ``weight`` nor builds a backward pass for them."""
+
+    def __init__(self, F, u, weight):
+        self._F, self._u, self._weight = F, u, weight
+
+    def _routed(self, name, detach, *inputs):
+        F = self._F
+        if detach:
+            return F.stop_gradient(getattr(F, name + "_detached")(*inputs))
+        return getattr(F, name)(*inputs)
+
+    def weighted_sum(self, logits, detach):
+        """Couplings ``(B, n, J)`` of the logits and :math:`s_j` ``(B, J, D)``."""
+        F, u, weight = self._F, self._u, self._weight
+
+        def zeros():
+            per_input = F.zeros_like(F.slice_axis(u, axis=2, begin=0, end=1))      # (B, n, 1)
+            per_output = F.slice(weight, begin=(0, 0, 0, 0), end=(1, None, 1, 1))  # (1, J, 1, 1)
+            return F.broadcast_like(per_input, F.reshape(per_output, shape=(1, 1, -1)),
+                                    lhs_axes=(2,), rhs_axes=(2,))                  # (B, n, J)
+        coupling = _coupling(F, logits, zeros)                                     # (B, n, J)
+        return coupling, self._routed("caps_routed_sum", detach, coupling, u, weight)  # (B, J, D)
+
+    def agreement(self, v, detach):
+        """:math:`u_i \\cdot W_{ij}^T v_j` ``(B, n, J)``."""
+        return self._routed("caps_routed_agreement", detach, self._u, self._weight, v)  # (B, n, J)
+
+
+def _procedure_1(F, sources, num_routing, detach_intermediate, bias):
+    """Procedure 1 over the input capsules of ``sources`` (:class:`_Predictions` or
+    :class:`_Capsules`): the weighted sums add up over sources, the softmax and agreement of
+    each input capsule stay inside its source. With ``detach_intermediate`` the iterations
+    before the last see detached inputs and bias, so that the couplings of the last one are
+    constants to back-propagation. Returns ``v`` ``(B, J, D)`` and the couplings of the last
+    iteration ``(B, N, J)``."""
+    logits = [None] * len(sources)
+    if bias is not None:
+        bias = F.expand_dims(bias, axis=0)                                         # (1, J, D)
+        detached_bias = F.stop_gradient(bias) if detach_intermediate else bias
+    for iteration in range(num_routing):
+        detach = detach_intermediate and iteration < num_routing - 1
+        couplings, sums = zip(*[source.weighted_sum(b, detach)
+                                for source, b in zip(sources, logits)])   # (B, n, J), (B, J, D)
+        s = F.add_n(*sums) if len(sums) > 1 else sums[0]                           # (B, J, D)
+        if bias is not None:
+            s = F.broadcast_add(s, detached_bias if detach else bias)              # (B, J, D)
+        v = squash(F, s)                                                           # (B, J, D)
+        if iteration < num_routing - 1:
+            agreements = [source.agreement(v, detach) for source in sources]       # (B, n, J)
+            logits = [a if b is None else b + a for b, a in zip(logits, agreements)]
+    coupling = F.concat(*couplings, dim=1) if len(couplings) > 1 else couplings[0]  # (B, N, J)
+    return v, coupling
+
+
+def route_by_agreement(F, chunks, num_routing, detach_intermediate=True, fused=None,
+                       bias=None):
     r"""Procedure 1 of the paper over predictions given in chunks of input capsules.
 
     The chunks split the input capsules :math:`i`; the weighted sums :math:`s_j` add up over
@@ -58,9 +163,9 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True, fused=N
     result does not depend on the split. Each chunk is asked for its predictions when they are
     needed, so a caller can recompute them instead of keeping all of them alive
     (:func:`recomputed_chunk`) or compute them once (:func:`fixed_chunk`). The weighted sums
-    and agreements use the fused operators of :mod:`gluon_caps.ops` when
+    and agreements use the fused operators of :mod:`gluon_caps.ops` over predictions when
     :func:`gluon_caps.ops.fused_routing` says so at the time the graph is built (loading them
-    then).
+    then). :func:`route_from_capsules` routes without predictions.
 
     Parameters
     ----------
@@ -78,6 +183,8 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True, fused=N
     fused : bool or None
         Use the fused operators (``True``), ``batch_dot`` (``False``), or leave the choice to
         ``GLUON_CAPS_FUSED_OPS`` (``None``); see :mod:`gluon_caps.ops`.
+    bias : NDArray or Symbol, optional
+        Routing bias ``(num_out, dim_out)`` added to :math:`s_j` before the squash.
 
     Returns
     -------
@@ -87,35 +194,42 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True, fused=N
         Coupling coefficients of the last iteration ``(batch, num_in, num_out)``.
     """
     fused = fused_routing(fused)
-    logits = [None] * len(chunks)
-    for iteration in range(num_routing):
-        detach = detach_intermediate and iteration < num_routing - 1
-        couplings, partial_sums = [], []
-        for index, chunk in enumerate(chunks):
-            u_hat = chunk(detach)                                              # (B, J, n, D)
-            if logits[index] is None:        # b = 0, shaped without reading the predictions
-                zero = F.zeros_like(F.slice(u_hat, begin=(0, 0, 0, 0), end=(1, 1, 1, 1)))
-                zeros = F.broadcast_like(zero, u_hat, lhs_axes=(0, 1, 2),
-                                         rhs_axes=(0, 1, 2))                   # (B, J, n, 1)
-                logits[index] = F.transpose(F.reshape(zeros, shape=(0, 0, -3)),
-                                            axes=(0, 2, 1))                    # (B, n, J)
-            couplings.append(F.softmax(logits[index], axis=-1))                # (B, n, J)
-            c_flat = F.reshape(F.transpose(couplings[-1], axes=(0, 2, 1)),
-                               shape=(-3, -2))                                 # (B*J, n)
-            u_flat = F.reshape(u_hat, shape=(-3, -2))                          # (B*J, n, D)
-            partial_sums.append(_weighted_sum(F, c_flat, u_flat, fused))       # (B*J, D)
-        s = F.add_n(*partial_sums) if len(partial_sums) > 1 else partial_sums[0]  # (B*J, D)
-        v_flat = squash(F, s)                                                  # (B*J, D)
-        if iteration < num_routing - 1:
-            for index, chunk in enumerate(chunks):
-                u_hat = chunk(detach)                                          # (B, J, n, D)
-                u_flat = F.reshape(u_hat, shape=(-3, -2))                      # (B*J, n, D)
-                agreement = _agreement(F, u_flat, v_flat, fused)               # (B*J, n)
-                logits[index] = logits[index] + _by_input(F, agreement, u_hat)  # (B, n, J)
-    v = F.reshape_like(v_flat, zeros, lhs_begin=0, lhs_end=1,
-                       rhs_begin=0, rhs_end=2)                                 # (B, J, D)
-    coupling = F.concat(*couplings, dim=1) if len(couplings) > 1 else couplings[0]  # (B, N, J)
-    return v, coupling
+    return _procedure_1(F, [_Predictions(F, chunk, fused) for chunk in chunks], num_routing,
+                        detach_intermediate, bias)
+
+
+def route_from_capsules(F, u, weight, num_routing, detach_intermediate=True, bias=None):
+    r"""Procedure 1 of the paper from the input capsules and the transforms, never storing the
+    predictions :math:`\hat u_{j|i} = W_{ij} u_i`.
+
+    The weighted sums and agreements are the fused operators ``caps_routed_sum`` and
+    ``caps_routed_agreement`` of :mod:`gluon_caps.ops` (which must be loaded:
+    :func:`gluon_caps.ops.load`):
+
+    .. math::
+        s_j = \sum_i c_{ij} W_{ij} u_i, \qquad
+        \hat u_{j|i} \cdot v_j = u_i \cdot (W_{ij}^T v_j)
+
+    They recompute each prediction where they need it, in the forward and the backward pass, so
+    the graph holds the logits and couplings ``(batch, num_in, num_out)`` and the capsules, not
+    the ``(batch, num_in, num_out, dim_out)`` predictions. Values and gradients are those of
+    :func:`route_by_agreement` over the predictions.
+
+    Parameters
+    ----------
+    u : NDArray or Symbol
+        Input capsules ``(batch, num_in, dim_in)``.
+    weight : NDArray or Symbol
+        Transforms :math:`W` ``(num_in, num_out, dim_out, dim_in)``.
+    detach_intermediate : bool
+        Back-propagate through the last iteration only: the earlier ones run the fused
+        operators without a backward pass on ``u`` and ``weight``, whose outputs are detached
+        (so that MXNet builds no backward pass for them and copies neither input).
+    F, num_routing, bias
+        As in :func:`route_by_agreement`, which also says what is returned: the output
+        capsules and the coupling coefficients of the last iteration.
+    """
+    return _procedure_1(F, [_Capsules(F, u, weight)], num_routing, detach_intermediate, bias)
 
 
 class DynamicRouting(PortableExport, gluon.HybridBlock):
@@ -125,28 +239,48 @@ class DynamicRouting(PortableExport, gluon.HybridBlock):
 
     .. math::
         c_{ij} = \frac{\exp b_{ij}}{\sum_k \exp b_{ik}}, \quad
-        s_j = \sum_i c_{ij} \hat u_{j|i}, \quad
+        s_j = \sum_i c_{ij} \hat u_{j|i} \; (+ \beta_j), \quad
         v_j = \mathrm{squash}(s_j), \quad
         b_{ij} \leftarrow b_{ij} + \hat u_{j|i} \cdot v_j
 
     The softmax runs over the *output* capsules :math:`j`: the coupling coefficients of each input
-    capsule sum to 1. The predictions are laid out once as ``(batch * num_out, num_in, dim)``, so
-    that the weighted sums and the agreements are batched matrix-vector products that read
-    :math:`\hat u` once each, while the logits stay ``(batch, num_in, num_out)`` so that the
-    softmax runs over the contiguous last axis. See :func:`route_by_agreement`. On CPU those
-    products run as the fused operators of :mod:`gluon_caps.ops` (built and loaded when the
-    block first builds a graph, or by :func:`gluon_caps.ops.load_for_block`), elsewhere as
-    ``batch_dot``; both give the same values and gradients. ``export`` writes ``batch_dot``
-    unless told otherwise (:class:`~gluon_caps.nn.PortableExport`).
+    capsule sum to 1. The logits stay ``(batch, num_in, num_out)``, so that the softmax runs over
+    the contiguous last axis. Called on predictions, the block lays them out once as
+    ``(batch * num_out, num_in, dim)``, so that the weighted sums and the agreements are batched
+    matrix-vector products that read :math:`\hat u` once each (see :func:`route_by_agreement`);
+    on CPU those products run as the fused operators of :mod:`gluon_caps.ops` (built and loaded
+    when the block first builds a graph, or by :func:`gluon_caps.ops.load_for_block`), elsewhere
+    as ``batch_dot``; both give the same values and gradients. A :class:`DenseCaps` with this
+    routing, on CPU, routes from its input capsules and transforms instead and never stores the
+    predictions (:func:`route_from_capsules`). ``export`` writes ``batch_dot`` unless told
+    otherwise (:class:`~gluon_caps.nn.PortableExport`).
+
+    Where the paper and the authors' code differ, and what this block follows:
+
+    - *Gradients through earlier iterations.* The paper does not say. The authors' official
+      code (``_update_routing`` in ``research/capsules/models/layers/layers.py`` of
+      Sarasra/models) back-propagates through every iteration: ``detach_intermediate=False``.
+      The default ``True`` stops the gradient through :math:`\hat u` in all but the last
+      iteration, so the coupling coefficients act as constants in the backward pass; this is a
+      choice of this project, made by widely copied ports too, not something the authors did
+      (naturomics/CapsNet-Tensorflow's ``u_hat_stopped = tf.stop_gradient(u_hat)`` since
+      November 2017, XifengGuo/CapsNet-Keras from November to December 2017, and PyTorch
+      ports that ``detach()`` :math:`\hat u`).
+    - *A bias before the squash.* The paper has none; the official code adds a learnt bias
+      :math:`\beta_j` of shape ``(num_out, dim_out)`` to :math:`s_j` in every iteration
+      (initialised there to 0.1): ``routing_bias=True`` (initialised here to zero).
+
+    The official code's squash also divides by :math:`\|s\|` without :math:`\epsilon`, and it
+    offers "leaky" routing; neither is followed here.
 
     Parameters
     ----------
     num_routing : int, default 3
         Number of routing iterations (the paper's :math:`r`).
     detach_intermediate : bool, default True
-        Stop gradients through :math:`\hat u` in all but the last iteration, as the authors'
-        official code does; the paper does not say. ``False`` back-propagates through every
-        iteration.
+        Stop gradients through :math:`\hat u` (and the bias) in all but the last iteration (this
+        project's default, see above). ``False`` back-propagates through every iteration, as the
+        authors' official code does.
     return_coupling : bool, default False
         Also return the coupling coefficients of the last iteration.
     fused : bool or None, default None
@@ -154,6 +288,12 @@ class DynamicRouting(PortableExport, gluon.HybridBlock):
         first graph built if they cannot be built), ``False`` uses ``batch_dot``, ``None`` leaves
         the choice to ``GLUON_CAPS_FUSED_OPS`` (see :mod:`gluon_caps.ops`). Nothing is built or
         loaded when the block is created.
+    routing_bias : bool, default False
+        Add a bias :math:`\beta` of shape ``(num_out, dim_out)``, a parameter ``bias``
+        initialised to zero, to :math:`s_j` before the squash in every iteration, as the
+        authors' official code does. Needs ``num_out`` and ``dim_out``.
+    num_out, dim_out : int, optional
+        Number and dimension of the output capsules: the shape of the bias.
 
     Inputs:
         - **u_hat**: predictions :math:`\hat u_{j|i}`, shape ``(batch, num_in, num_out, dim_out)``.
@@ -165,24 +305,46 @@ class DynamicRouting(PortableExport, gluon.HybridBlock):
     """
 
     def __init__(self, num_routing=3, detach_intermediate=True, return_coupling=False,
-                 fused=None, **kwargs):
+                 fused=None, routing_bias=False, num_out=None, dim_out=None, **kwargs):
         super(DynamicRouting, self).__init__(**kwargs)
         self._num_routing = check_int("num_routing", num_routing, 1)
         self._detach_intermediate = detach_intermediate
         self._return_coupling = return_coupling
         self.fused = fused
+        self.bias = None
+        if routing_bias:
+            shape = tuple(check_int("%s (the shape of the routing bias)" % name, value, 1)
+                          for name, value in (("num_out", num_out), ("dim_out", dim_out)))
+            with self.name_scope():
+                self.bias = self.params.get("bias", shape=shape, init="zeros")
 
-    def route(self, F, chunks):
-        """Route predictions given as chunks (see :func:`route_by_agreement`) with this block's
-        settings; returns what the block returns."""
-        v, coupling = route_by_agreement(F, chunks, self._num_routing,
-                                         self._detach_intermediate, self.fused)
+    def bias_in_graph(self, like):
+        """The routing bias (``None`` without one) in the graph a parent block builds with
+        ``like``, to pass to :meth:`route` or :meth:`route_capsules`."""
+        return None if self.bias is None else graph_parameter(self.bias, like)
+
+    def _outputs(self, v, coupling):
         return (v, coupling) if self._return_coupling else v
 
-    def hybrid_forward(self, F, u_hat):
-        u_hat = F.transpose(u_hat, axes=(0, 2, 1, 3))                          # (B, J, N, D)
-        return self.route(F, [fixed_chunk(F, u_hat)])
+    def route(self, F, chunks, bias=None):
+        """Route predictions given as chunks (see :func:`route_by_agreement`) with this block's
+        settings and ``bias`` (:meth:`bias_in_graph`); returns what the block returns."""
+        return self._outputs(*route_by_agreement(F, chunks, self._num_routing,
+                                                 self._detach_intermediate, self.fused, bias))
+
+    def route_capsules(self, F, u, weight, bias=None):
+        """Route from input capsules ``(batch, num_in, dim_in)`` and transforms
+        ``(num_in, num_out, dim_out, dim_in)`` without storing the predictions (see
+        :func:`route_from_capsules`) with this block's settings and ``bias``; returns what the
+        block returns."""
+        return self._outputs(*route_from_capsules(F, u, weight, self._num_routing,
+                                                  self._detach_intermediate, bias))
+
+    def hybrid_forward(self, F, u_hat, bias=None):
+        u_hat = F.transpose(u_hat, axes=(0, 2, 1, 3))                              # (B, J, N, D)
+        return self.route(F, [fixed_chunk(F, u_hat)], bias)
 
     def __repr__(self):
-        return "{}(num_routing={}, detach_intermediate={})".format(
-            self.__class__.__name__, self._num_routing, self._detach_intermediate)
+        return "{}(num_routing={}, detach_intermediate={}{})".format(
+            self.__class__.__name__, self._num_routing, self._detach_intermediate,
+            "" if self.bias is None else ", routing_bias=True")

@@ -2,9 +2,27 @@ r"""Fused CPU operators for capsule layers, and when the layers use them.
 
 MXNet 1.9's CPU ``batch_dot`` runs one single-threaded BLAS call per matrix, so the predictions
 :math:`\hat u` and the matrix-vector products of routing over them run on one core, and bringing
-:math:`\hat u` into routing's layout costs a 4-D transpose. Three operators written for this
-replace them on CPU (see ``capsule_ops.cc``); each reads or writes :math:`\hat u` once, with
-OpenMP threads (``OMP_NUM_THREADS``, else every core):
+:math:`\hat u` into routing's layout costs a 4-D transpose. Operators written for this replace
+them on CPU (see ``capsule_ops.cc``), with OpenMP threads (``OMP_NUM_THREADS``, else every
+core). Two route from the input capsules and the transforms without ever storing the
+predictions, which they recompute where they need them, in the forward and the backward pass:
+a :class:`~gluon_caps.nn.DenseCaps` with :class:`~gluon_caps.nn.DynamicRouting` uses them, so
+that no ``(batch, num_in, num_out, dim_out)`` array exists in its graph
+(:func:`~gluon_caps.nn.route_from_capsules`):
+
+- ``caps_routed_sum(c, u, W)``: couplings ``(B, n, J)``, capsules ``(B, n, d)`` and transforms
+  ``(n, J, D, d)`` give :math:`s_{bj} = \sum_i c_{bij} W_{ij} u_{bi}` of shape ``(B, J, D)``;
+- ``caps_routed_agreement(u, W, v)``: capsules, transforms and output capsules ``(B, J, D)``
+  give :math:`a_{bij} = u_{bi} \cdot W_{ij}^T v_{bj}` of shape ``(B, n, J)``.
+
+Their gradients are one pass each over the pairs :math:`(i, j)` (threads split the input
+capsules, so that the gradient of :math:`W` needs no atomics). ``caps_routed_sum_detached`` and
+``caps_routed_agreement_detached`` are the same forward passes without a backward pass, for the
+routing iterations that back-propagation skips (``detach_intermediate``): their outputs are
+detached, so that MXNet gives their inputs zero gradients without computing anything and no
+detached copy of :math:`W` is needed. Three more serve the blocks that
+do hold predictions (a :class:`~gluon_caps.nn.CapsulePredictions` or
+:class:`~gluon_caps.nn.DynamicRouting` used alone); each reads or writes :math:`\hat u` once:
 
 - ``caps_predictions(u, W)``: capsules ``(B, n, d)`` and transforms ``(n, J, D, d)`` give
   :math:`\hat u_{bjn} = W_{nj} u_{bn}` of shape ``(B, J, n, D)``, routing's layout;
@@ -13,7 +31,8 @@ OpenMP threads (``OMP_NUM_THREADS``, else every core):
 - ``caps_agreement(u, v)``: predictions ``(M, n, D)`` and capsules ``(M, D)`` give
   :math:`a_{mi} = u_{mi} \cdot v_m` of shape ``(M, n)``.
 
-The gradients of the last two are each other and an outer product.
+The gradients of the last two are each other and an outer product. All take float32 or float64
+inputs, all of one type.
 
 They live in an MXNet extension library (``mx.library.load``) that is compiled with the machine's
 C++ compiler on first use and cached (:func:`gluon_caps.ops.build.cache_dir`). Creating a block
@@ -54,7 +73,9 @@ __all__ = ["OpsBuildError", "ENV_VAR", "FUSED_OPERATORS", "load", "load_for_symb
            "load_for_block", "fused_routing", "portable", "export_portable"]
 
 ENV_VAR = "GLUON_CAPS_FUSED_OPS"
-FUSED_OPERATORS = ("caps_predictions", "caps_weighted_sum", "caps_agreement")
+FUSED_OPERATORS = ("caps_predictions", "caps_weighted_sum", "caps_agreement", "caps_routed_sum",
+                   "caps_routed_agreement", "caps_routed_sum_detached",
+                   "caps_routed_agreement_detached")
 _MODES = {"auto": "auto", "": "auto", "1": "on", "on": "on", "true": "on",
           "0": "off", "off": "off", "false": "off"}
 _loaded = {"path": None, "error": None, "warned": False}

@@ -8,6 +8,12 @@
 // and their gradients are each other plus an outer product. A third computes the predictions
 // u_hat[b, j, i] = W[i, j] u[b, i] straight into routing's layout, without a 4-D transpose:
 //   caps_predictions(u (B, n, d), W (n, J, D, d)) -> u_hat (B, J, n, D)
+// Two more route from the capsules u and the transforms W without ever storing the predictions,
+// which they recompute where they need them, forward and backward (see Routed):
+//   caps_routed_sum(c (B, n, J), u, W) -> s (B, J, D),
+//       s[b, j] = sum_i c[b, i, j] W[i, j] u[b, i]
+//   caps_routed_agreement(u, W, v (B, J, D)) -> a (B, n, J),
+//       a[b, i, j] = u[b, i] . W[i, j]^T v[b, j]
 #include <omp.h>
 
 #include <algorithm>
@@ -99,6 +105,50 @@ void TransposeBlock(const T* W, int64_t first, int64_t count, int64_t R, int64_t
   }
 }
 
+// row[r] = sum_e wt[e, r] u[e]: the R = J*D predictions of one capsule from its transposed
+// transforms wt (d, R) and its vector u (d), vectorised over r.
+template <typename T>
+void PredictRow(const T* wt, const T* u, T* row, int64_t R, int64_t d) {
+  std::fill(row, row + R, T(0));
+  for (int64_t e = 0; e < d; ++e) {
+    const T ue = u[e];
+    const T* we = wt + e * R;
+    #pragma omp simd
+    for (int64_t r = 0; r < R; ++r) row[r] += we[r] * ue;
+  }
+}
+
+// The backward pass of PredictRow for the gradient g (R) of its row: grad_u[e] = sum_r wt[e, r]
+// g[r], and grad_wt[e, r] += g[r] u[e] (accumulated over the batch by the caller).
+template <typename T>
+void PredictRowBackward(const T* wt, const T* u, const T* g, T* grad_u, T* grad_wt, int64_t R,
+                        int64_t d) {
+  for (int64_t e = 0; e < d; ++e) {
+    const T* we = wt + e * R;
+    T* gwe = grad_wt + e * R;
+    const T ue = u[e];
+    T dot = 0;
+    #pragma omp simd reduction(+:dot)
+    for (int64_t r = 0; r < R; ++r) {
+      dot += we[r] * g[r];
+      gwe[r] += g[r] * ue;
+    }
+    grad_u[e] = dot;
+  }
+}
+
+// The transposed gradients gwt (count, d, R) of capsules first..first+count written back into
+// grad_W (n, R, d), the layout of W.
+template <typename T>
+void UntransposeBlock(const T* gwt, int64_t first, int64_t count, int64_t R, int64_t d,
+                      T* grad_W) {
+  for (int64_t c = 0; c < count; ++c) {
+    T* gWi = grad_W + (first + c) * R * d;
+    for (int64_t r = 0; r < R; ++r)
+      for (int64_t e = 0; e < d; ++e) gWi[r * d + e] = gwt[(c * d + e) * R + r];
+  }
+}
+
 // y[b, j, i, k] = sum_e W[i, j, k, e] u[b, i, e]: the predictions of capsule i, written straight
 // into routing's layout; each (b, i) is a matrix-vector product vectorised over the R = J*D
 // outputs.
@@ -114,17 +164,9 @@ void Predictions(const T* u, const T* W, T* y, int64_t B, int64_t n, int64_t J, 
       const int64_t first = block * kCapsBlock, count = std::min(kCapsBlock, n - first);
       TransposeBlock(W, first, count, R, d, wt.data());                 // (count, d, R)
       for (int64_t b = 0; b < B; ++b) {
-        for (int64_t c = 0; c < count; ++c) {
-          const T* ub = u + (b * n + first + c) * d;
-          T* row = rows.data() + c * R;
-          std::fill(row, row + R, T(0));
-          for (int64_t e = 0; e < d; ++e) {
-            const T ue = ub[e];
-            const T* we = wt.data() + (c * d + e) * R;
-            #pragma omp simd
-            for (int64_t r = 0; r < R; ++r) row[r] += we[r] * ue;
-          }
-        }
+        for (int64_t c = 0; c < count; ++c)
+          PredictRow(wt.data() + c * d * R, u + (b * n + first + c) * d, rows.data() + c * R,
+                     R, d);
         for (int64_t j = 0; j < J; ++j) {
           T* out = y + ((b * J + j) * n + first) * D;                   // count * D in a run
           for (int64_t c = 0; c < count; ++c)
@@ -157,51 +199,133 @@ void PredictionsBackward(const T* g, const T* u, const T* W, T* grad_u, T* grad_
             std::copy(in + c * D, in + (c + 1) * D, rows.data() + c * R + j * D);
         }
         for (int64_t c = 0; c < count; ++c) {
-          const T* row = rows.data() + c * R;
-          const T* ub = u + (b * n + first + c) * d;
-          T* gub = grad_u + (b * n + first + c) * d;
-          for (int64_t e = 0; e < d; ++e) {
-            const T* we = wt.data() + (c * d + e) * R;
-            T* gwe = gwt.data() + (c * d + e) * R;
-            const T ue = ub[e];
-            T dot = 0;
-            #pragma omp simd reduction(+:dot)
-            for (int64_t r = 0; r < R; ++r) {
-              dot += we[r] * row[r];
-              gwe[r] += row[r] * ue;
-            }
-            gub[e] = dot;
-          }
+          const int64_t bi = b * n + first + c;
+          PredictRowBackward(wt.data() + c * d * R, u + bi * d, rows.data() + c * R,
+                             grad_u + bi * d, gwt.data() + c * d * R, R, d);
         }
       }
-      for (int64_t c = 0; c < count; ++c) {
-        T* gWi = grad_W + (first + c) * R * d;
-        for (int64_t r = 0; r < R; ++r)
-          for (int64_t e = 0; e < d; ++e) gWi[r * d + e] = gwt[(c * d + e) * R + r];
-      }
+      UntransposeBlock(gwt.data(), first, count, R, d, grad_W);
     }
   }
 }
 
-MXReturnValue TwoInputs(const Attrs& attrs, int* num_in, int* num_out) {
-  *num_in = 2;
+// What one pass of routing without predictions computes (any subset, nullptr for the others)
+// from capsules u (B, n, d) and transforms W (n, J, D, d), through the predictions
+// u_hat[b, i, j] = W[i, j] u[b, i], which it recomputes per (b, i) and never stores, and from
+// per-pair values x (B, n, J) and per-output vectors y (B, J, D):
+//   dot    (B, n, J):     dot[b, i, j] = u_hat[b, i, j] . y[b, j]
+//   sum    (B, J, D):     sum[b, j] = sum_i x[b, i, j] u_hat[b, i, j]
+//   grad_u (B, n, d):     grad_u[b, i] = sum_j x[b, i, j] W[i, j]^T y[b, j]
+//   grad_W (n, J, D, d):  grad_W[i, j] = sum_b x[b, i, j] y[b, j] u[b, i]^T (with grad_u)
+// The two routing operators and their gradients are each one such pass:
+//   caps_routed_sum(c, u, W)        = sum with x = c;      backward: dot (grad c), grad_u and
+//                                                          grad_W with x = c, y = grad s
+//   caps_routed_agreement(u, W, v)  = dot with y = v;      backward: sum (grad v) with
+//                                                          x = grad a, grad_u and grad_W with
+//                                                          x = grad a, y = v
+template <typename T>
+struct RoutedPass {
+  const T* u;
+  const T* W;
+  const T* x;
+  const T* y;
+  T* dot;
+  T* sum;
+  T* grad_u;
+  T* grad_W;
+  int64_t B, n, J, D, d;
+};
+
+// Threads split the input capsules in blocks (so each writes its own rows of dot, grad_u and
+// grad_W, race-free); sum adds up over capsules in one partial sum per thread, added at the end.
+template <typename T>
+void Routed(const RoutedPass<T>& p) {
+  const int64_t R = p.J * p.D, blocks = (p.n + kCapsBlock - 1) / kCapsBlock;
+  const bool predict = p.dot != nullptr || p.sum != nullptr;
+  const bool backward = p.grad_u != nullptr;
+  std::vector<T> partial(p.sum != nullptr ? g_threads * p.B * R : 0, T(0));
+  #pragma omp parallel num_threads(g_threads)
+  {
+    std::vector<T> wt(kCapsBlock * p.d * R), gwt(backward ? kCapsBlock * p.d * R : 0);
+    std::vector<T> u_hat(R), row(R);
+    T* own = p.sum != nullptr ? partial.data() + omp_get_thread_num() * p.B * R : nullptr;
+    #pragma omp for schedule(static)
+    for (int64_t block = 0; block < blocks; ++block) {
+      const int64_t first = block * kCapsBlock, count = std::min(kCapsBlock, p.n - first);
+      TransposeBlock(p.W, first, count, R, p.d, wt.data());             // (count, d, R)
+      std::fill(gwt.begin(), gwt.end(), T(0));                          // (count, d, R)
+      for (int64_t b = 0; b < p.B; ++b) {
+        const T* yb = p.y != nullptr ? p.y + b * R : nullptr;            // (J, D)
+        for (int64_t c = 0; c < count; ++c) {
+          const int64_t bi = b * p.n + first + c;
+          const T* wc = wt.data() + c * p.d * R;                        // (d, R)
+          const T* xbi = p.x != nullptr ? p.x + bi * p.J : nullptr;      // (J,)
+          if (predict) PredictRow(wc, p.u + bi * p.d, u_hat.data(), R, p.d);
+          for (int64_t j = 0; p.dot != nullptr && j < p.J; ++j) {
+            const T* uj = u_hat.data() + j * p.D;
+            const T* yj = yb + j * p.D;
+            T agreement = 0;
+            #pragma omp simd reduction(+:agreement)
+            for (int64_t k = 0; k < p.D; ++k) agreement += uj[k] * yj[k];
+            p.dot[bi * p.J + j] = agreement;
+          }
+          for (int64_t j = 0; own != nullptr && j < p.J; ++j) {
+            const T xj = xbi[j];
+            const T* uj = u_hat.data() + j * p.D;
+            T* sj = own + b * R + j * p.D;
+            #pragma omp simd
+            for (int64_t k = 0; k < p.D; ++k) sj[k] += xj * uj[k];
+          }
+          if (!backward) continue;
+          for (int64_t j = 0; j < p.J; ++j) {
+            const T xj = xbi[j];
+            const T* yj = yb + j * p.D;
+            T* rj = row.data() + j * p.D;
+            #pragma omp simd
+            for (int64_t k = 0; k < p.D; ++k) rj[k] = xj * yj[k];
+          }
+          PredictRowBackward(wc, p.u + bi * p.d, row.data(), p.grad_u + bi * p.d,
+                             gwt.data() + c * p.d * R, R, p.d);
+        }
+      }
+      if (backward) UntransposeBlock(gwt.data(), first, count, R, p.d, p.grad_W);
+    }
+  }
+  if (p.sum == nullptr) return;
+  const int64_t size = p.B * R;
+  #pragma omp parallel for schedule(static) num_threads(g_threads)
+  for (int64_t m = 0; m < size; ++m) {
+    T total = 0;
+    for (int t = 0; t < g_threads; ++t) total += partial[t * size + m];
+    p.sum[m] = total;
+  }
+}
+
+template <int Inputs>
+MXReturnValue InputsAndOneOutput(const Attrs& attrs, int* num_in, int* num_out) {
+  *num_in = Inputs;
   *num_out = 1;
   return MX_SUCCESS;
 }
 
-// float32 or float64, the same for both inputs. Types are inferred both ways, as MXNet's own
-// operators do: an input whose type is not known yet (-1) takes the other's, and with neither
+// float32 or float64, the same for every input. Types are inferred both ways, as MXNet's own
+// operators do: an input whose type is not known yet (-1) takes the others', and with none
 // known MXNet asks again later. MXNet's AMP pass (a bfloat16 graph around these float32
 // operators) infers a graph whose parameters have no type yet.
 MXReturnValue SameFloatType(const Attrs& attrs, std::vector<int>* in, std::vector<int>* out) {
-  const int dtype = in->at(0) != -1 ? in->at(0) : in->at(1);
-  if (dtype == -1) return MX_SUCCESS;
-  if ((dtype != kFloat32 && dtype != kFloat64) || (in->at(1) != -1 && in->at(1) != dtype)) {
-    MX_ERROR_MSG << "gluon-caps fused routing needs two float32 or two float64 inputs, got "
-                 << "dtype codes " << in->at(0) << " and " << in->at(1);
+  const auto known = std::find_if(in->begin(), in->end(), [](int t) { return t != -1; });
+  if (known == in->end()) return MX_SUCCESS;
+  const int dtype = *known;
+  const bool same = std::all_of(in->begin(), in->end(),
+                                [dtype](int t) { return t == -1 || t == dtype; });
+  if ((dtype != kFloat32 && dtype != kFloat64) || !same) {
+    std::string codes;
+    for (int t : *in) codes += " " + std::to_string(t);
+    MX_ERROR_MSG << "gluon-caps fused routing needs inputs all float32 or all float64, got "
+                 << "dtype codes" << codes;
     return MX_FAIL;
   }
-  (*in)[0] = (*in)[1] = dtype;
+  std::fill(in->begin(), in->end(), dtype);
   (*out)[0] = dtype;
   return MX_SUCCESS;
 }
@@ -232,17 +356,71 @@ MXReturnValue AgreementShape(const Attrs& attrs, Shapes* in, Shapes* out) {
   return MX_SUCCESS;
 }
 
+// Whether u (B, n, d) and W (n, J, D, d) are capsules and their transforms.
+bool CapsulesAndTransforms(const std::vector<unsigned int>& u,
+                           const std::vector<unsigned int>& W) {
+  return u.size() == 3 && W.size() == 4 && W[0] == u[1] && W[3] == u[2];
+}
+
+MXReturnValue ShapeError(const char* message) {
+  MX_ERROR_MSG << message;
+  return MX_FAIL;
+}
+
 // u (B, n, d) and W (n, J, D, d) give y (B, J, n, D)
 MXReturnValue PredictionsShape(const Attrs& attrs, Shapes* in, Shapes* out) {
   const std::vector<unsigned int>& u = in->at(0);
   const std::vector<unsigned int>& W = in->at(1);
-  if (u.size() != 3 || W.size() != 4 || W[0] != u[1] || W[3] != u[2]) {
-    MX_ERROR_MSG << "caps_predictions: expected capsules (B, n, d) and weights (n, J, D, d)";
-    return MX_FAIL;
-  }
+  if (!CapsulesAndTransforms(u, W))
+    return ShapeError("caps_predictions: expected capsules (B, n, d) and weights (n, J, D, d)");
   (*out)[0] = {u[0], W[1], u[1], W[2]};
   return MX_SUCCESS;
 }
+
+// The two routed operators are each other's dual: caps_routed_sum takes per-pair values
+// c (B, n, J) with u (B, n, d) and W (n, J, D, d) to per-output vectors s (B, J, D);
+// caps_routed_agreement takes u, W and per-output vectors v (B, J, D) to per-pair values a.
+template <bool Sum>
+MXReturnValue RoutedShape(const Attrs& attrs, Shapes* in, Shapes* out) {
+  const std::vector<unsigned int>& u = in->at(Sum ? 1 : 0);
+  const std::vector<unsigned int>& W = in->at(Sum ? 2 : 1);
+  if (CapsulesAndTransforms(u, W)) {
+    const std::vector<unsigned int> per_pair{u[0], u[1], W[1]}, per_output{u[0], W[1], W[2]};
+    if (in->at(Sum ? 0 : 2) == (Sum ? per_pair : per_output)) {
+      (*out)[0] = Sum ? per_output : per_pair;
+      return MX_SUCCESS;
+    }
+  }
+  return ShapeError(Sum ? "caps_routed_sum: expected couplings (B, n, J), capsules (B, n, d) "
+                          "and weights (n, J, D, d)"
+                        : "caps_routed_agreement: expected capsules (B, n, d), weights "
+                          "(n, J, D, d) and output capsules (B, J, D)");
+}
+
+// A pass of Routed that reads u at input U (and W at U + 1), x at input X and y at input Y, and
+// writes dot, sum, grad_u and grad_W to the outputs so numbered; -1 is none.
+template <int U, int X, int Y, int Dot, int Sum, int GradU, int GradW>
+struct RoutedKernel {
+  template <typename T>
+  static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
+    MXTensor& u = in->at(U);
+    MXTensor& W = in->at(U + 1);
+    auto input = [in](int i) -> const T* { return i < 0 ? nullptr : in->at(i).data<T>(); };
+    auto output = [out](int i) -> T* { return i < 0 ? nullptr : out->at(i).data<T>(); };
+    Routed(RoutedPass<T>{u.data<T>(), W.data<T>(), input(X), input(Y), output(Dot), output(Sum),
+                         output(GradU), output(GradW), u.shape[0], W.shape[0], W.shape[1],
+                         W.shape[2], W.shape[3]});
+  }
+};
+
+// forward inputs: c, u, W; output: s
+typedef RoutedKernel<1, 0, -1, -1, 0, -1, -1> RoutedSumForward;
+// backward inputs: grad s, c, u, W, s; outputs: grad c, grad u, grad W
+typedef RoutedKernel<2, 1, 0, 0, -1, 1, 2> RoutedSumBackward;
+// forward inputs: u, W, v; output: a
+typedef RoutedKernel<0, -1, 2, 0, -1, -1, -1> RoutedAgreementForward;
+// backward inputs: grad a, u, W, v, a; outputs: grad u, grad W, grad v
+typedef RoutedKernel<1, 0, 3, -1, 2, 0, 1> RoutedAgreementBackward;
 
 // forward inputs: u, W; output: y
 struct PredictionsForward {
@@ -323,18 +501,31 @@ MXReturnValue ByDtype(const Attrs& attrs, std::vector<MXTensor>* inputs,
 
 }  // namespace
 
-// An operator of two inputs of one float type, with its shape function and kernels.
-#define REGISTER_CAPS_OP(Name, Shape, Forward, Backward) \
-  REGISTER_OP(Name)                                      \
-      .setParseAttrs(TwoInputs)                          \
-      .setInferType(SameFloatType)                       \
-      .setInferShape(Shape)                              \
-      .setForward(ByDtype<Forward>, "cpu")               \
-      .setBackward(ByDtype<Backward>, "cpu")
+// An operator of Inputs inputs of one float type with its shape function and forward kernel;
+// REGISTER_CAPS_OP adds its backward kernel.
+#define REGISTER_CAPS_FORWARD(Name, Inputs, Shape, Forward) \
+  REGISTER_OP(Name)                                          \
+      .setParseAttrs(InputsAndOneOutput<Inputs>)             \
+      .setInferType(SameFloatType)                           \
+      .setInferShape(Shape)                                  \
+      .setForward(ByDtype<Forward>, "cpu")
 
-REGISTER_CAPS_OP(caps_weighted_sum, WeightedSumShape, WeightedSumForward, WeightedSumBackward);
-REGISTER_CAPS_OP(caps_agreement, AgreementShape, AgreementForward, AgreementBackward);
-REGISTER_CAPS_OP(caps_predictions, PredictionsShape, PredictionsForward, PredictionsGradient);
+#define REGISTER_CAPS_OP(Name, Inputs, Shape, Forward, Backward) \
+  REGISTER_CAPS_FORWARD(Name, Inputs, Shape, Forward).setBackward(ByDtype<Backward>, "cpu")
+
+REGISTER_CAPS_OP(caps_weighted_sum, 2, WeightedSumShape, WeightedSumForward, WeightedSumBackward);
+REGISTER_CAPS_OP(caps_agreement, 2, AgreementShape, AgreementForward, AgreementBackward);
+REGISTER_CAPS_OP(caps_predictions, 2, PredictionsShape, PredictionsForward, PredictionsGradient);
+REGISTER_CAPS_OP(caps_routed_sum, 3, RoutedShape<true>, RoutedSumForward, RoutedSumBackward);
+REGISTER_CAPS_OP(caps_routed_agreement, 3, RoutedShape<false>, RoutedAgreementForward,
+                 RoutedAgreementBackward);
+
+// The same two forward passes with no backward at all, for routing's iterations before the last
+// with detach_intermediate, whose outputs routing detaches: MXNet then gives their inputs zero
+// gradients without a backward pass, and the transforms need no detached copy.
+REGISTER_CAPS_FORWARD(caps_routed_sum_detached, 3, RoutedShape<true>, RoutedSumForward);
+REGISTER_CAPS_FORWARD(caps_routed_agreement_detached, 3, RoutedShape<false>,
+                      RoutedAgreementForward);
 
 MXReturnValue initialize(int version) {
   const char* requested = std::getenv("OMP_NUM_THREADS");

@@ -4,8 +4,12 @@ import sys
 
 import pytest
 
+from gluon_caps import ops
+from gluon_caps.model_zoo import CapsNet, get_model
+
 from tests.cli.helpers import assert_input_error, assert_ok, invoke
 from tests.helpers import require_onnx
+from tests.helpers import require_fused_ops
 from tests.test_benchmark import use_clock
 
 TINY = ("--batch-size", 2, "--steps", 1, "--rounds", 1)
@@ -13,15 +17,41 @@ TINY = ("--batch-size", 2, "--steps", 1, "--rounds", 1)
 
 def test_bench_table_names_ceiling_model_memory_and_stages(monkeypatch):
     use_clock(monkeypatch, 0.5)              # a step of 2 images and every stage: 0.5 s
+    monkeypatch.setenv(ops.ENV_VAR, "0")     # batch_dot: predictions are a stage of their own
     out = assert_ok(invoke("bench", "--mode", "train", *TINY))
-    for fragment in ("ceiling:", "GFLOP/s forward", "model:      4.0 images/s = ",
-                     "of the ceiling", "peak resident", "forward+backward, each timed alone",
-                     "conv1", "primary", "predictions", "routing", "decoder", "loss + update",
+    for fragment in ("capsnet_mnist  1x28x28  train", "capsule ops: batch_dot\n",
+                     "1152 primary capsules", "ceiling:", "GFLOP/s forward",
+                     "model:      4.0 images/s = ", "of the ceiling", "peak resident",
+                     "forward+backward, each timed alone", "conv1", "primary", "predictions",
+                     "routing", "decoder", "loss + update",
                      "3000.0 against 500.0 for the whole step"):
         assert fragment in out, fragment
 
 
-def test_bench_json_imperative_with_routing_chunks():
+def test_bench_table_without_predictions(monkeypatch):
+    require_fused_ops()
+    use_clock(monkeypatch, 0.5)
+    monkeypatch.setenv(ops.ENV_VAR, "1")
+    out = assert_ok(invoke("bench", "--mode", "infer", *TINY))
+    assert "capsule ops: fused (no predictions stored)" in out
+    assert "predictions" not in out.replace("no predictions stored", "")
+    assert "2500.0 against 500.0 for the whole forward pass" in out     # 4 stages and the rest
+
+
+@pytest.mark.parametrize("size", [28, 36])
+def test_bench_input_size_builds_the_architecture_for_that_size(monkeypatch, size):
+    use_clock(monkeypatch, 0.5)
+    result = json.loads(assert_ok(invoke("bench", "--json", "--no-stages", "--no-ceiling",
+                                         "--input-size", size, *TINY)))
+    expected = CapsNet(input_shape=(1, size, size))
+    assert result["input_shape"] == [1, size, size]
+    assert result["primary_capsules"] == expected.num_primary_capsules
+    assert result["primary_capsules"] == (get_model("capsnet_mnist").num_primary_capsules
+                                          if size == 28 else 3200)    # as the MultiMNIST network
+
+
+def test_bench_json_imperative_with_routing_chunks(monkeypatch):
+    monkeypatch.setenv(ops.ENV_VAR, "0")     # chunks split the predictions batch_dot computes
     result = json.loads(assert_ok(invoke("bench", "--json", "--mode", "infer", "--no-hybridize",
                                          "--routing-chunks", 3, "--no-ceiling", *TINY)))
     assert result["hybridize"] is False and result["routing_chunks"] == 3
@@ -84,6 +114,8 @@ def test_bench_onnxruntime_needs_onnxruntime_before_any_timing(monkeypatch):
                                   "in 1..1152, got 5000")),
     (("--onnxruntime",), ("--onnxruntime", "--mode infer")),
     (("--onnxruntime", "--mode", "infer", "--no-hybridize"), ("--onnxruntime", "--hybridize")),
+    (("--input-size", 16), ("input_shape (1, 16, 16) is too small",)),
+    (("--input-size", 0), ("--input-size",)),
 ])
 def test_bench_bad_input_is_reported_before_any_timing(monkeypatch, args, fragments):
     use_clock(monkeypatch, None)
