@@ -152,7 +152,9 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
         and ``fraction_of_ceiling``, all in float32 (so a bfloat16 run's fraction is its
         speed-up over the float32 ceiling), and for a bfloat16 network ``low_precision_ceiling``
         (``dtype``, ``conv_gflops_per_s``, ``ceiling_images_per_s``, ``fraction_of_ceiling``)
-        of the same convolution in bfloat16; with ``stages``: ``stages_ms``, the milliseconds per
+        of the same convolution in bfloat16, and ``float32_images_per_s`` (the same network in
+        float32, timed in the same run after the peak memory was read) and
+        ``speedup_over_float32``; with ``stages``: ``stages_ms``, the milliseconds per
         batch of each stage timed alone, never negative; with ``onnxruntime``:
         ``onnxruntime_images_per_s`` and ``onnxruntime_threads``.
 
@@ -173,12 +175,16 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
         raise ConfigError("--dtype %s needs a hybridized network, not --no-hybridize" % dtype)
     if onnxruntime:
         check_onnxruntime(mode, hybridize, dtype)
-    mx.random.seed(0)
-    net = benchmark_network(model, routing_chunks, input_size)
-    net.initialize(ctx=ctx)
-    if hybridize:
-        net.hybridize(static_alloc=True, static_shape=True)
-        set_compute_dtype(net, dtype, ctx, dense)
+
+    def network(in_dtype):
+        mx.random.seed(0)
+        built = benchmark_network(model, routing_chunks, input_size)
+        built.initialize(ctx=ctx)
+        if hybridize:
+            built.hybridize(static_alloc=True, static_shape=True)
+            set_compute_dtype(built, in_dtype, ctx, dense)
+        return built
+    net = network(dtype)
     x = mx.nd.random.uniform(shape=(batch_size,) + tuple(net.input_shape), ctx=ctx)
     labels = mx.nd.one_hot(mx.nd.arange(batch_size, ctx=ctx) % net.num_classes, net.num_classes)
     result = collections.OrderedDict(
@@ -188,19 +194,18 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
         context=str(ctx), capsule_ops="fused" if fused_routing() else "batch_dot",
         stores_predictions=net.digit_caps.stores_predictions(), dtype=compute,
         dense_dtype=compute if dense else "float32")
-    if mode == "train":
-        seconds = time_call(_train_step(net, x, labels, compute), steps, rounds=rounds)
-    else:
-        def infer():
-            with fast_forward():
-                return net(x)
-        seconds = time_call(infer, steps, rounds=rounds)
+    result["images_per_s"] = batch_size / _step_seconds(net, x, labels, mode == "train",
+                                                        compute, steps, rounds)
+    if mode == "infer":
         result["images_per_s_inference_kernels"] = batch_size / time_call(
             lambda: net(x), steps, rounds=rounds)
-    result["images_per_s"] = batch_size / seconds
     result["peak_memory_gib"] = _peak_rss_gib()
     if onnxruntime:                 # after the peak memory, which stays MXNet's
         result.update(onnxruntime_speed(net, x, steps, rounds))
+    if compute != "float32":        # the same network in float32, in this run, after the peak
+        result["float32_images_per_s"] = batch_size / _step_seconds(
+            network("float32"), x, labels, mode == "train", "float32", steps, rounds)
+        result["speedup_over_float32"] = result["images_per_s"] / result["float32_images_per_s"]
     result["gflops"] = model_gflops(net)
     if ceiling:
         forward, forward_backward = ceiling_gflops(net, batch_size, steps, ctx, rounds)
@@ -220,6 +225,18 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
         result["stages_ms"] = stage_times(net, x, labels, mode == "train", steps, hybridize,
                                           rounds, dtype, dense)
     return result
+
+
+def _step_seconds(net, x, labels, train, compute, steps, rounds):
+    """Seconds of the fastest training step (``train``) or forward pass under
+    :func:`~gluon_caps.nn.fast_forward`, as :func:`run_benchmark` times them."""
+    if train:
+        return time_call(_train_step(net, x, labels, compute), steps, rounds=rounds)
+
+    def infer():
+        with fast_forward():
+            return net(x)
+    return time_call(infer, steps, rounds=rounds)
 
 
 def _train_step(net, x, labels, compute="float32"):
@@ -339,6 +356,9 @@ def format_benchmark(result):
         speed += " (%.1f images/s with MXNet's inference-mode kernels)" \
             % result["images_per_s_inference_kernels"]
     lines.append(speed)
+    if "speedup_over_float32" in result:
+        lines.append("            = %.2fx the same network in float32 (%.1f images/s, this run)"
+                     % (result["speedup_over_float32"], result["float32_images_per_s"]))
     if "onnxruntime_images_per_s" in result:
         lines.append("onnxruntime: %.1f images/s with %s threads = %.2fx MXNet (the exported "
                      "float32 graph, same batch)" % (

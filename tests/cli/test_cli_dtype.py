@@ -150,12 +150,15 @@ def test_bench_reports_both_ceilings_in_bfloat16(monkeypatch):
     assert low["dtype"] == "bfloat16"
     assert low["fraction_of_ceiling"] == pytest.approx(4.0 / low["ceiling_images_per_s"])
     assert result["fraction_of_ceiling"] == pytest.approx(4.0 / result["ceiling_images_per_s"])
-    assert list(result["stages_ms"]) == ["conv1", "primary", "predictions", "routing",
-                                         "decoder", "rest"]
+    assert result["float32_images_per_s"] == 4.0 and result["speedup_over_float32"] == 1.0
+    assert list(result["stages_ms"]) == (["conv1", "primary"]
+                                         + ["predictions"] * result["stores_predictions"]
+                                         + ["routing", "decoder", "rest"])
     table = assert_ok(invoke("bench", "--mode", "train", "--dtype", "bfloat16", "--bf16-dense",
                              "--no-stages", *TINY))
     for fragment in ("bfloat16 convolutions and dense layers", "(float32)", "the same in "
-                     "bfloat16", "of the bfloat16 ceiling"):
+                     "bfloat16", "of the bfloat16 ceiling",
+                     "= 1.00x the same network in float32 (4.0 images/s, this run)"):
         assert fragment in table, fragment
 
 
