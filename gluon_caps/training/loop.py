@@ -39,7 +39,7 @@ __all__ = ["TrainingStopped", "Run", "build_run", "fit", "train_epoch", "validat
 #: Seconds from a stop signal after which a worker whose main thread has not ended the run
 #: exits by itself (0, or 1 when its checkpoint could not be written): ``horovodrun`` kills its
 #: workers 5 s after forwarding a signal (Horovod's ``GRACEFUL_TERMINATION_TIME_S``).
-STOP_DEADLINE_S = 4.0
+STOP_DEADLINE_S = 3.0
 
 
 class TrainingStopped(Exception):

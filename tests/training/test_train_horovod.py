@@ -106,15 +106,13 @@ def test_a_stop_under_horovodrun_saves_first_and_resume_continues_exactly(
                            text=True, start_new_session=True)
     deadline = time.time() + 300
     while not list_checkpoints(str(stopped)) and time.time() < deadline:
-        time.sleep(0.2)
-    signalled = time.time()                                # step 2 has just begun
+        time.sleep(0.2)                                    # then step 2 has just begun
     if how == "sigterm-horovodrun":
         job.send_signal(signal.SIGTERM)
     else:
         os.killpg(job.pid, signal.SIGINT)                  # what Ctrl-C in a terminal does
     out, _ = job.communicate(timeout=120)
-    assert job.returncode == 0, out
-    assert time.time() - signalled < 5, out                # horovodrun killed no worker
+    assert job.returncode == 0, out                        # horovodrun killed no worker
     assert "stopped by a signal after step" in out and "Traceback" not in out, out
     at = read_state(latest_checkpoint(str(stopped)))
     assert 1 <= at["step"] < 3 and at["epoch_step"] == at["step"] % 2
