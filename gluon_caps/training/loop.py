@@ -95,7 +95,6 @@ class Run(object):
 
     def __init__(self, **fields):
         self.lock = threading.Lock()
-        self.saved = {"step": None, "path": None}
         self.__dict__.update(fields)
 
     @property
