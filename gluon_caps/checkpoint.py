@@ -468,7 +468,7 @@ state : dict
 """
 
 
-def load_checkpoint(path, ctx=None, prefer="best", **model_kwargs):
+def load_checkpoint(path, ctx=None, prefer="best", grad_req="write", **model_kwargs):
     """Build the network a checkpoint's configuration describes and load its parameters.
 
     Only ``model.params`` and ``state.json`` are read (never an optimizer file).
@@ -482,6 +482,10 @@ def load_checkpoint(path, ctx=None, prefer="best", **model_kwargs):
         Where the parameters go; default the CPU.
     prefer : {'best', 'latest'}
         Which checkpoint of a run directory.
+    grad_req : {'write', 'add', 'null'}
+        The parameters' ``grad_req``, set before they are loaded: ``'null'`` for a network that
+        is only run forward, which then holds no gradient arrays (as much memory again as the
+        parameters).
     **model_kwargs
         More network options, e.g. ``return_coupling=True``.
 
@@ -504,5 +508,6 @@ def load_checkpoint(path, ctx=None, prefer="best", **model_kwargs):
     except (ConfigError, KeyError, TypeError) as error:
         raise CheckpointError("%s does not describe a model gluon-caps can build (%s)"
                               % (os.path.join(directory, STATE), first_line(error))) from error
+    net.collect_params().setattr("grad_req", grad_req)
     load_parameters(net, os.path.join(directory, PARAMS), ctx or mx.cpu())
     return Checkpoint(net, state["config"], directory, state)

@@ -12,7 +12,9 @@ from gluon_caps import ops
 
 #: The fused operators of a DenseCaps that routes without storing its predictions, with the
 #: default routing (gradients through the last of several iterations).
-ROUTED_OPERATORS = {"caps_routed_sum", "caps_routed_sum_detached", "caps_routed_agreement_detached"}
+# The fused operators of three routing iterations without predictions (detach_intermediate):
+# the first weighted sum, then one fused step per iteration, the last one differentiable.
+ROUTED_OPERATORS = {"caps_routed_sum_detached", "caps_routed_step_detached", "caps_routed_step"}
 
 
 def require_fused_ops():

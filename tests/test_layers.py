@@ -1,7 +1,7 @@
 import mxnet as mx
 import numpy as np
 import pytest
-from mxnet import autograd, gluon
+from mxnet import gluon
 
 from gluon_caps import ops
 from gluon_caps.errors import ConfigError
@@ -88,53 +88,13 @@ def test_decoder_outputs_pixels_in_unit_interval(shape, hybridize):
     assert [layer.weight.shape for layer in decoder.layers] == [(8, 12), (16, 8), (20, 16)]
 
 
-def _dense_caps_outputs(chunks, hybridize, detach=True):
-    mx.random.seed(7)           # chunks split the predictions, which batch_dot routing computes
-    routing = DynamicRouting(3, detach_intermediate=detach, return_coupling=True, fused=False)
-    block = DenseCaps(num_in=11, dim_in=4, num_out=3, dim_out=5, routing=routing, chunks=chunks,
-                      fused=False)
-    block.initialize(mx.init.Normal(0.5))
-    if hybridize:
-        block.hybridize()
-    u = mx.nd.array(np.random.RandomState(3).randn(2, 11, 4))
-    u.attach_grad()
-    with autograd.record():
-        v, coupling = block(u)
-        loss = (v * mx.nd.array(np.random.RandomState(4).randn(2, 3, 5))).sum()
-    loss.backward()
-    return [v.asnumpy(), coupling.asnumpy(), u.grad.asnumpy(),
-            block.predictions.weight.grad().asnumpy()]
-
-
-@pytest.mark.parametrize("chunks", [2, 3, 11])
-@pytest.mark.parametrize("detach", [True, False])
-def test_chunked_routing_matches_unchunked_values_and_gradients(chunks, detach, hybridize):
-    expected = _dense_caps_outputs(1, hybridize, detach)
-    for got, want in zip(_dense_caps_outputs(chunks, hybridize, detach), expected):
-        np.testing.assert_allclose(got, want, rtol=1e-5, atol=1e-6)
-    assert np.abs(expected[2]).max() > 1e-3                          # gradients are not zero
-
-
-@pytest.mark.parametrize("chunks", [0, 12, 1.5])
-def test_dense_caps_rejects_bad_chunk_counts(chunks):
-    with pytest.raises(ConfigError, match="chunks"):
-        DenseCaps(num_in=11, dim_in=4, num_out=3, dim_out=5, chunks=chunks)
-
-
-def test_dense_caps_chunks_need_dynamic_routing():
-    with pytest.raises(ConfigError, match="DynamicRouting"):
-        DenseCaps(num_in=11, dim_in=4, num_out=3, dim_out=5, routing=Identity(), chunks=2)
-
-
 @pytest.mark.parametrize("fused", [False, True])
 def test_fused_argument_chooses_the_operators_of_the_graph(fused):
     if fused:
         require_fused_ops()
     layers = [(CapsulePredictions(7, 4, 3, 5, fused=fused), (2, 7, 4), {"caps_predictions"}),
               (DynamicRouting(fused=fused), (2, 7, 3, 5), {"caps_weighted_sum", "caps_agreement"}),
-              (DenseCaps(7, 4, 3, 5, fused=fused), (2, 7, 4), ROUTED_OPERATORS),
-              # without predictions, there is nothing to chunk
-              (DenseCaps(7, 4, 3, 5, chunks=2, fused=fused), (2, 7, 4), ROUTED_OPERATORS)]
+              (DenseCaps(7, 4, 3, 5, fused=fused), (2, 7, 4), ROUTED_OPERATORS)]
     for layer, shape, fused_operators in layers:
         run(layer, True, mx.nd.random.normal(shape=shape))
         operators = graph_operators(layer)

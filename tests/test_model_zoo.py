@@ -67,14 +67,6 @@ def test_too_small_input_is_a_config_error():
         get_model("capsnet_mnist", input_shape=(1, 16, 16))
 
 
-@pytest.mark.parametrize("chunks", [0, 1.5, 1153])
-def test_bad_routing_chunks_name_the_option(chunks):
-    with pytest.raises(ConfigError, match=r"routing_chunks \(--routing-chunks; the network has "
-                                          r"1152 primary capsules\) must be an integer in "
-                                          r"1\.\.1152, got %s" % chunks):
-        get_model("capsnet_mnist", routing_chunks=chunks)
-
-
 @pytest.mark.slow
 @pytest.mark.parametrize("name", get_model_list())
 def test_every_model_hybridizes_and_exports(name, tmp_path):

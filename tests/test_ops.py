@@ -135,7 +135,8 @@ ROUTED_NAMES = ["s", "a", "grad c", "grad u", "grad W", "grad v"]
 
 
 @pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("float64", 1e-12)])
-@pytest.mark.parametrize("shape", [(1, 1, 1, 1, 1), (2, 17, 3, 5, 4), (3, 37, 10, 16, 8)])
+# J * D outputs per capsule: 1, 21 (one register block of 16 and a rest), and CapsNet's 10 x 16
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1, 1), (2, 17, 3, 7, 4), (3, 37, 10, 16, 8)])
 def test_routed_operators_match_numpy_values_and_gradients(shape, dtype, tolerance, hybridize):
     require_fused_ops()
     c, u, weight, v, head_s, head_a = _routed_inputs(shape)
@@ -191,6 +192,54 @@ def test_detached_routed_operators_give_the_same_values_and_no_gradients(hybridi
     assert not u.grad.asnumpy().any() and not weight.grad.asnumpy().any()
 
 
+def _softmax(logits):
+    e = np.exp(logits - logits.max(axis=-1, keepdims=True))
+    return e / e.sum(axis=-1, keepdims=True)
+
+
+@pytest.mark.parametrize("dtype, tolerance", [("float32", 1e-5), ("float64", 1e-12)])
+@pytest.mark.parametrize("shape", [(1, 1, 1, 1, 1), (2, 17, 3, 7, 4), (3, 37, 10, 16, 8)])
+def test_routed_step_is_one_iteration_of_procedure_1_with_its_agreement_detached(
+        shape, dtype, tolerance, hybridize):
+    """b' = b + u_hat . v, c = softmax(b'), s = sum_i c u_hat; gradients reach u and W
+    through s alone (c constant), and b and v get none."""
+    require_fused_ops()
+    logits, u, weight, v, head_s = _routed_inputs(shape)[:5]
+    logits = logits * 4 - 2
+    u_hat = np.einsum("ijke,bie->bijk", weight, u)                       # (B, n, J, D)
+    new_logits = logits + np.einsum("bijk,bjk->bij", u_hat, v)
+    coupling = _softmax(new_logits)
+    expected = [new_logits, coupling, np.einsum("bij,bijk->bjk", coupling, u_hat),
+                np.zeros_like(logits), np.einsum("ijke,bij,bjk->bie", weight, coupling, head_s),
+                np.einsum("bij,bjk,bie->ijke", coupling, head_s, u), np.zeros_like(v)]
+
+    class Step(gluon.HybridBlock):
+        def hybrid_forward(self, F, logits, u, weight, v):
+            return F.caps_routed_step(logits, u, weight, v)
+    block = Step()
+    if hybridize:
+        block.hybridize()
+    arguments = [mx.nd.array(x, dtype=dtype) for x in (logits, u, weight, v)]
+    for x in arguments:
+        x.attach_grad()
+    with autograd.record():
+        outputs = block(*arguments)
+    outputs[2].backward(mx.nd.array(head_s, dtype=dtype))
+    actual = list(outputs) + [x.grad for x in arguments]
+    names = ["b'", "c", "s", "grad b", "grad u", "grad W", "grad v"]
+    for name, value, want in zip(names, actual, expected):
+        assert value.dtype == np.dtype(dtype), name
+        scale = max(1.0, np.abs(want).max())
+        np.testing.assert_allclose(value.asnumpy(), want, rtol=tolerance, atol=tolerance * scale,
+                                   err_msg=name)
+    detached = mx.nd.caps_routed_step_detached(*[mx.nd.array(x, dtype=dtype)
+                                                 for x in (logits, u, weight, v)])
+    for name, value, want in zip(["b'", "s"], detached, [expected[0], expected[2]]):
+        scale = max(1.0, np.abs(want).max())
+        np.testing.assert_allclose(value.asnumpy(), want, rtol=tolerance, atol=tolerance * scale,
+                                   err_msg="detached " + name)
+
+
 def test_fused_operators_reject_mismatched_inputs():
     require_fused_ops()
     with pytest.raises(mx.base.MXNetError, match="caps_agreement"):
@@ -206,6 +255,8 @@ def test_fused_operators_reject_mismatched_inputs():
         mx.nd.caps_routed_sum(c[:, :, :4], u, weight).wait_to_read()
     with pytest.raises(mx.base.MXNetError, match="caps_routed_agreement: expected capsules"):
         mx.nd.caps_routed_agreement(u, weight, v[:, :, :5]).wait_to_read()
+    with pytest.raises(mx.base.MXNetError, match="caps_routed_step: expected logits"):
+        mx.nd.caps_routed_step_detached(c, u, weight, v[:1])[0].wait_to_read()
     with pytest.raises(mx.base.MXNetError, match="all float32 or all float64, got dtype codes "
                                                  "0 1 0"):
         mx.nd.caps_routed_sum(c, u.astype("float64"), weight)
@@ -233,13 +284,13 @@ def test_fused_routing_equals_batch_dot_routing(detach, hybridize):
         np.testing.assert_allclose(fused, reference, rtol=1e-5, atol=1e-6)
 
 
-def _dense_caps(fused, hybridize, chunks):
+def _dense_caps(fused, hybridize):
     u = mx.nd.array(np.random.RandomState(7).randn(2, 40, 5) * 0.5)
     head = mx.nd.array(np.random.RandomState(8).randn(2, 3, 6))
     u.attach_grad()
     mx.random.seed(4)
     layer = DenseCaps(40, 5, 3, 6, routing=DynamicRouting(num_routing=3, fused=fused),
-                      chunks=chunks, fused=fused)
+                      fused=fused)
     layer.initialize()
     if hybridize:
         layer.hybridize()
@@ -250,10 +301,9 @@ def _dense_caps(fused, hybridize, chunks):
     return v.asnumpy(), u.grad.asnumpy(), weight.grad().asnumpy()
 
 
-@pytest.mark.parametrize("chunks", [1, 3])
-def test_fused_dense_caps_equals_batch_dot_dense_caps(chunks, hybridize):
+def test_fused_dense_caps_equals_batch_dot_dense_caps(hybridize):
     require_fused_ops()
-    fused, reference = _dense_caps(True, hybridize, chunks), _dense_caps(False, hybridize, chunks)
+    fused, reference = _dense_caps(True, hybridize), _dense_caps(False, hybridize)
     for name, value, expected in zip(["v", "grad u", "grad W"], fused, reference):
         np.testing.assert_allclose(value, expected, rtol=1e-5, atol=1e-6, err_msg=name)
 
@@ -275,7 +325,7 @@ def test_standalone_predictions_are_the_same_both_ways(hybridize):
 
 def _export_as_built(tmp_path, name):
     """Export a hybridized DenseCaps with the graph it built (``fused=True``); its operators."""
-    block = DenseCaps(8, 2, 3, 4, routing=DynamicRouting(num_routing=2))
+    block = DenseCaps(8, 2, 3, 4, routing=DynamicRouting(num_routing=3))
     block.initialize()
     block.hybridize()
     block(mx.nd.ones((1, 8, 2)))

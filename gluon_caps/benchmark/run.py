@@ -76,7 +76,7 @@ def _peak_rss_gib():
     return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2.0 ** 20     # KiB on Linux
 
 
-def benchmark_network(model, routing_chunks=1, input_size=None):
+def benchmark_network(model, input_size=None):
     """The network a benchmark of ``model`` measures: the zoo model, or with ``input_size`` its
     architecture at ``input_size`` x ``input_size`` pixels (as many channels and classes, and as
     many primary capsules as that size gives).
@@ -84,10 +84,9 @@ def benchmark_network(model, routing_chunks=1, input_size=None):
     Raises
     ------
     ConfigError
-        An unknown model, an input too small for its convolutions, or more routing chunks than
-        primary capsules.
+        An unknown model, or an input too small for its convolutions.
     """
-    kwargs = {"routing_chunks": routing_chunks}
+    kwargs = {}
     if input_size is not None:
         channels = get_model(model).input_shape[0]
         kwargs["input_shape"] = (channels, input_size, input_size)
@@ -95,7 +94,7 @@ def benchmark_network(model, routing_chunks=1, input_size=None):
 
 
 def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize=True,
-                  steps=10, stages=True, ceiling=True, routing_chunks=1, ctx=None, rounds=3,
+                  steps=10, stages=True, ceiling=True, ctx=None, rounds=3,
                   dtype="float32", dense=False, input_size=None, onnxruntime=False):
     """Measure a model's speed on this machine.
 
@@ -118,8 +117,6 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
         Also time each stage alone (see :func:`~gluon_caps.benchmark.stage_times`).
     ceiling : bool
         Also measure the convolution ceiling (see :func:`ceiling_gflops`).
-    routing_chunks : int
-        See :class:`~gluon_caps.model_zoo.CapsNet`.
     ctx : mxnet.Context, optional
         Default the CPU.
     rounds : int
@@ -161,7 +158,7 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     Raises
     ------
     ConfigError
-        For a bad mode, size, model name, input size, number of routing chunks or dtype
+        For a bad mode, size, model name, input size or dtype
         (bfloat16 on a CPU without bfloat16 instructions, or imperative), or ``onnxruntime``
         where it cannot run, before anything is timed.
     """
@@ -178,7 +175,9 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
 
     def network(in_dtype):
         mx.random.seed(0)
-        built = benchmark_network(model, routing_chunks, input_size)
+        built = benchmark_network(model, input_size)
+        if mode == "infer":                 # as gluon-caps evaluate runs it: no gradient arrays
+            built.collect_params().setattr("grad_req", "null")
         built.initialize(ctx=ctx)
         if hybridize:
             built.hybridize(static_alloc=True, static_shape=True)
@@ -190,7 +189,7 @@ def run_benchmark(model="capsnet_mnist", batch_size=128, mode="train", hybridize
     result = collections.OrderedDict(
         model=model, input_shape=list(net.input_shape),
         primary_capsules=net.num_primary_capsules, mode=mode, batch_size=batch_size,
-        hybridize=hybridize, steps=steps, rounds=rounds, routing_chunks=routing_chunks,
+        hybridize=hybridize, steps=steps, rounds=rounds,
         context=str(ctx), capsule_ops="fused" if fused_routing() else "batch_dot",
         stores_predictions=net.digit_caps.stores_predictions(), dtype=compute,
         dense_dtype=compute if dense else "float32")
@@ -254,16 +253,15 @@ def _train_step(net, x, labels, compute="float32"):
     return step
 
 
-def peak_memory_sweep(batch_sizes, model="capsnet_mnist", mode="train", routing_chunks=1,
-                      steps=2, dtype="float32", dense=False, input_size=None):
+def peak_memory_sweep(batch_sizes, model="capsnet_mnist", mode="train", steps=2,
+                      dtype="float32", dense=False, input_size=None):
     """Peak resident memory (GiB) of one benchmark process per batch size (no ceiling, no
     stages, one round of ``steps`` steps), each in a fresh process so the peaks do not mix."""
     peaks = collections.OrderedDict()
     for batch_size in batch_sizes:
         command = [sys.executable, "-m", "gluon_caps", "bench", "--json", "--no-stages",
                    "--no-ceiling", "--model", model, "--mode", mode, "--batch-size",
-                   str(batch_size), "--steps", str(steps), "--rounds", "1", "--routing-chunks",
-                   str(routing_chunks), "--dtype", dtype,
+                   str(batch_size), "--steps", str(steps), "--rounds", "1", "--dtype", dtype,
                    "--bf16-dense" if dense else "--no-bf16-dense"]
         if input_size is not None:
             command += ["--input-size", str(input_size)]
@@ -320,13 +318,11 @@ def _environment():
 
 def format_benchmark(result):
     """The result of :func:`run_benchmark` as lines for people."""
-    lines = ["%s  %s  %s  batch %d  %s  %s  capsule ops: %s%s%s" % (
+    lines = ["%s  %s  %s  batch %d  %s  %s  capsule ops: %s%s" % (
         result["model"], "x".join(str(size) for size in result["input_shape"]), result["mode"],
         result["batch_size"], "hybridized" if result["hybridize"] else "imperative",
         result["context"], result["capsule_ops"],
-        "" if result["stores_predictions"] else " (no predictions stored)",
-        "  routing chunks %d" % result["routing_chunks"] if result["routing_chunks"] > 1
-        else "")]
+        "" if result["stores_predictions"] else " (no predictions stored)")]
     lines.append("capsules:   %d primary capsules" % result["primary_capsules"])
     if result.get("dtype", "float32") != "float32":
         lines[0] += "  %s %s" % (result["dtype"], "convolutions and dense layers"

@@ -16,7 +16,6 @@ from mxnet import autograd, gluon
 
 from ..loss import CapsuleLoss
 from ..nn import capsule_length, fast_forward
-from ..nn.routing import fixed_chunk
 from ..precision import set_compute_dtype
 
 __all__ = ["STAGES", "OPTIMIZER", "Stage", "network_stages", "stage_times", "time_call"]
@@ -57,7 +56,7 @@ def _primary(F, net, features):
 
 def _predictions(F, net, u):
     caps = net.digit_caps.predictions
-    return caps.by_output(F, u, 0, caps.num_in)                              # (B, J, N, D)
+    return caps.by_output(F, u)                                              # (B, J, N, D)
 
 
 def _routing(F, net, x):
@@ -65,7 +64,7 @@ def _routing(F, net, x):
     if not caps.stores_predictions():
         return caps(x)                                          # (B, N, d) -> (B, J, D)
     bias = caps.routing.bias_in_graph(x)
-    return caps.routing.route(F, [fixed_chunk(F, x)], bias)    # (B, J, N, D) -> (B, J, D)
+    return caps.routing.route(F, x, bias)                      # (B, J, N, D) -> (B, J, D)
 
 
 def _decoder(F, net, v, *mask):
@@ -129,10 +128,7 @@ def stage_times(net, x, mask, train, steps, hybridize=True, rounds=3, dtype="flo
       capsules, computed once in routing's layout; absent where the capsule layer routes
       without storing them (:func:`network_stages`).
     - ``routing``: the routing iterations on those predictions, or without them, from the
-      primary capsules (recomputing the predictions where routing needs them). A network with
-      ``routing_chunks > 1`` that computes predictions routes chunk by chunk and, hybridized,
-      recomputes each chunk's predictions where routing uses them (see
-      :class:`~gluon_caps.nn.DenseCaps`); that recomputation is in neither stage.
+      primary capsules (recomputing the predictions where routing needs them).
     - ``decoder``: the masking (by the labels in training, by the longest capsule in
       inference) and the reconstruction decoder, on the class capsules.
     - ``loss + update`` (training): the capsule lengths, the margin and reconstruction loss

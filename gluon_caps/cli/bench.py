@@ -35,9 +35,6 @@ def _batch_sizes(ctx, param, value):
 @click.option("--input-size", type=click.IntRange(min=1), default=None, metavar="S",
               help="Build the model's architecture for S x S images (default: its own size), "
                    "with as many primary capsules as that size gives.")
-@click.option("--routing-chunks", type=click.IntRange(min=1), default=1, show_default=True,
-              help="Route over this many chunks of primary capsules where the predictions are "
-                   "computed (batch_dot).")
 @click.option("--stages/--no-stages", default=True, show_default=True,
               help="Time each stage of the network alone, on inputs computed beforehand.")
 @click.option("--ceiling/--no-ceiling", default=True, show_default=True,
@@ -58,9 +55,8 @@ def _batch_sizes(ctx, param, value):
               help="With --dtype bfloat16: the decoder's dense layers in bfloat16 too, not only "
                    "the convolutions.")
 @json_option
-def bench(model, batch_size, mode, hybridize, steps, rounds, input_size, routing_chunks, stages,
-          ceiling, memory_sweep, onnxruntime, torch_reference, torch_python, ctx, dtype, dense,
-          as_json):
+def bench(model, batch_size, mode, hybridize, steps, rounds, input_size, stages, ceiling,
+          memory_sweep, onnxruntime, torch_reference, torch_python, ctx, dtype, dense, as_json):
     """Images/s, peak memory and a per-stage breakdown against the ceiling.
 
     The ceiling is the model's PrimaryCaps convolution (about 94 % of its arithmetic) run alone
@@ -96,11 +92,11 @@ def bench(model, batch_size, mode, hybridize, steps, rounds, input_size, routing
     if torch_reference:
         benchmark.check_torch_reference(torch_reference, torch_python)
     result = benchmark.run_benchmark(model, batch_size, mode, hybridize, steps, stages, ceiling,
-                                     routing_chunks, select_context(ctx, 0), rounds, dtype,
+                                     select_context(ctx, 0), rounds, dtype,
                                      dense, input_size, onnxruntime)
     if memory_sweep:
         result["memory_sweep_gib"] = benchmark.peak_memory_sweep(
-            memory_sweep, model, mode, routing_chunks, dtype=dtype, dense=dense,
+            memory_sweep, model, mode, dtype=dtype, dense=dense,
             input_size=input_size)
     if torch_reference:
         result["torch_images_per_s"] = benchmark.torch_reference(

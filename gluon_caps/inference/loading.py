@@ -9,10 +9,11 @@ __all__ = ["Checkpoint", "PRETRAINED_PREFIX", "load_checkpoint", "load_trained",
 PRETRAINED_PREFIX = "pretrained:"
 
 
-def load_trained(path, ctx=None, **model_kwargs):
+def load_trained(path, ctx=None, grad_req="null", **model_kwargs):
     """A trained network as a :class:`~gluon_caps.checkpoint.Checkpoint`: from a checkpoint
     (a run directory, a checkpoint directory or a file in one), or from the model zoo's
-    pretrained weights when ``path`` is ``pretrained:NAME``.
+    pretrained weights when ``path`` is ``pretrained:NAME``. Its parameters have ``grad_req``
+    (by default ``'null'``: no gradient arrays, for inference; ``'write'`` to train it on).
 
     Raises
     ------
@@ -22,10 +23,11 @@ def load_trained(path, ctx=None, **model_kwargs):
         Nothing loadable there, damaged weights; the message names the file.
     """
     if not path.startswith(PRETRAINED_PREFIX):
-        return load_checkpoint(path, ctx, **model_kwargs)
+        return load_checkpoint(path, ctx, grad_req=grad_req, **model_kwargs)
     from ..model_zoo import get_model, pretrained_info
     name = path[len(PRETRAINED_PREFIX):]
     net = get_model(name, pretrained=True, ctx=ctx, **model_kwargs)   # an unknown name: said
+    net.collect_params().setattr("grad_req", grad_req)
     info = pretrained_info(name)
     state = {key: info.get(key) for key in ("epoch", "step", "val_error", "test_error")}
     return Checkpoint(net, dict(info["config"]), path, dict(state, config=info["config"]))

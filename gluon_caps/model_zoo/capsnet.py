@@ -53,10 +53,6 @@ class CapsNet(OptionalInputBlock):
         :class:`~gluon_caps.nn.DynamicRouting`.
     return_coupling : bool, default False
         Also return the coupling coefficients of the last routing iteration.
-    routing_chunks : int, default 1
-        Route over this many chunks of primary capsules where the predictions are computed
-        (``batch_dot``: GPUs, ``fused=False``), recomputing them; the same parameters and
-        results, little memory saved (see :class:`~gluon_caps.nn.DenseCaps`).
     routing_bias : bool, default False
         A bias ``(num_classes, class_dim)`` added before the squash in every routing iteration,
         as the authors' official code has (a parameter ``digit_caps.routing.bias``, initialised
@@ -93,8 +89,8 @@ class CapsNet(OptionalInputBlock):
     def __init__(self, input_shape=(1, 28, 28), num_classes=10, num_routing=3, with_decoder=True,
                  conv_channels=256, conv_kernel=9, primary_channels=32, primary_dim=8,
                  primary_strides=2, class_dim=16, decoder_units=(512, 1024),
-                 detach_intermediate=True, return_coupling=False, routing_chunks=1,
-                 routing_bias=False, fused=None, **kwargs):
+                 detach_intermediate=True, return_coupling=False, routing_bias=False,
+                 fused=None, **kwargs):
         super(CapsNet, self).__init__(**kwargs)
         input_shape = tuple(int(size) for size in input_shape)
         if len(input_shape) != 3:
@@ -122,11 +118,8 @@ class CapsNet(OptionalInputBlock):
             routing = DynamicRouting(num_routing, detach_intermediate, return_coupling,
                                      fused=fused, routing_bias=routing_bias,
                                      num_out=num_classes, dim_out=class_dim)
-            check_int("routing_chunks (--routing-chunks; the network has %d primary capsules)"
-                      % self.num_primary_capsules, routing_chunks, 1, self.num_primary_capsules)
             self.digit_caps = DenseCaps(self.num_primary_capsules, primary_dim, num_classes,
-                                        class_dim, routing=routing, chunks=routing_chunks,
-                                        fused=fused)
+                                        class_dim, routing=routing, fused=fused)
             self.mask = CapsuleMask(num_classes)
             self.decoder = Decoder(num_classes * class_dim, channels * height * width,
                                    decoder_units, weight_initializer=conv_init) \

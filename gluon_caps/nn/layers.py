@@ -1,6 +1,4 @@
 """Capsule layers: convolutional primary capsules and fully connected capsules with routing."""
-import functools
-
 import mxnet as mx
 from mxnet import gluon
 
@@ -8,7 +6,7 @@ from ..errors import ConfigError, check_int
 from ..ops import fused_routing
 from .functional import squash
 from .portable import PortableExport
-from .routing import DynamicRouting, fixed_chunk, graph_parameter, recomputed_chunk
+from .routing import DynamicRouting, graph_parameter
 
 __all__ = ["Squash", "PrimaryCaps", "CapsulePredictions", "DenseCaps"]
 
@@ -130,26 +128,15 @@ class CapsulePredictions(PortableExport, gluon.HybridBlock):
                 "weight", shape=(num_in, num_out, dim_out, dim_in),
                 init=weight_initializer or mx.init.Normal(0.01))
 
-    def by_output(self, F, u, begin, end, fused=True):
-        """Predictions of input capsules ``begin:end`` laid out ``(batch, num_out, n, dim_out)``,
-        the layout routing works in. For a parent block's ``hybrid_forward``: reads this block's
-        weight into the parent's graph.
-
-        ``fused=False`` never uses the fused operator, whatever this block's ``fused`` says.
-        Its backward pass keeps its output alive
-        (MXNet passes an extension operator's outputs to its backward), which predictions that
-        are recomputed to save memory must not do."""
+    def by_output(self, F, u):
+        """The predictions laid out ``(batch, num_out, num_in, dim_out)``, the layout routing
+        works in. For a parent block's ``hybrid_forward``: reads this block's weight into the
+        parent's graph."""
         weight = graph_parameter(self.weight, u)                              # (N, J, D, d)
-        if (begin, end) != (0, self.num_in):
-            u = F.slice_axis(u, axis=1, begin=begin, end=end)                  # (B, n, d)
-            weight = F.slice_axis(weight, axis=0, begin=begin, end=end)       # (n, J, D, d)
-        return self._in_routing_layout(F, u, weight, fused)                    # (B, J, n, D)
-
-    def _in_routing_layout(self, F, u, weight, fused=True):
-        if fused and fused_routing(self.fused):
-            return F.caps_predictions(u, weight)                               # (B, J, n, D)
-        u_hat = self._by_input_capsule(F, u, weight)                           # (n, B, J, D)
-        return F.transpose(u_hat, axes=(1, 2, 0, 3))                          # (B, J, n, D)
+        if fused_routing(self.fused):
+            return F.caps_predictions(u, weight)                               # (B, J, N, D)
+        u_hat = self._by_input_capsule(F, u, weight)                           # (N, B, J, D)
+        return F.transpose(u_hat, axes=(1, 2, 0, 3))                          # (B, J, N, D)
 
     def _by_input_capsule(self, F, u, weight):
         u = F.transpose(u, axes=(1, 0, 2))                                    # (n, B, d)
@@ -179,14 +166,6 @@ class DenseCaps(PortableExport, gluon.HybridBlock):
     predictions with ``batch_dot`` and routes over them. Either way the parameters, values and
     gradients are the same.
 
-    Where the predictions are computed, ``chunks > 1`` routes over that many chunks of input
-    capsules and recomputes each chunk's predictions where routing needs them (hybridized;
-    imperatively each chunk's predictions are computed once), instead of keeping all of them;
-    the result is the same up to float rounding, the price computing the predictions
-    ``2 * num_routing - 1`` times. It lowers peak memory little (see :doc:`/memory`): MXNet's
-    memory plan keeps what back-propagation needs of every chunk. Without predictions, chunks
-    change nothing.
-
     Parameters
     ----------
     num_in : int
@@ -203,9 +182,6 @@ class DenseCaps(PortableExport, gluon.HybridBlock):
         a :class:`DynamicRouting` given keeps its own settings.
     weight_initializer : str or Initializer, default ``Normal(0.01)``
         Initializer of the transforms :math:`W`.
-    chunks : int, default 1
-        Route over this many chunks of input capsules where the predictions are computed (only
-        with :class:`DynamicRouting`); at most ``num_in``.
     fused : bool or None, default None
         Whether the predictions (and the default routing) use the fused operators of
         :mod:`gluon_caps.ops`: see :class:`CapsulePredictions`.
@@ -222,30 +198,18 @@ class DenseCaps(PortableExport, gluon.HybridBlock):
     """
 
     def __init__(self, num_in, dim_in, num_out, dim_out, routing=None,
-                 weight_initializer=None, chunks=1, fused=None, routing_bias=False, **kwargs):
+                 weight_initializer=None, fused=None, routing_bias=False, **kwargs):
         super(DenseCaps, self).__init__(**kwargs)
-        check_int("chunks", chunks, 1, num_in)
         if routing is not None and routing_bias:
             raise ConfigError("routing_bias is for the default routing; give "
                               "DynamicRouting(routing_bias=True, num_out=..., dim_out=...) as "
                               "routing instead")
-        if chunks > 1 and not isinstance(routing, (DynamicRouting, type(None))):
-            raise ConfigError("chunks > 1 needs DynamicRouting, got %s"
-                              % type(routing).__name__)
-        bounds = [num_in * k // chunks for k in range(chunks + 1)]
-        self._chunk_bounds = list(zip(bounds[:-1], bounds[1:]))
         with self.name_scope():
             self.predictions = CapsulePredictions(num_in, dim_in, num_out, dim_out,
                                                   weight_initializer=weight_initializer,
                                                   fused=fused)
             self.routing = routing if routing is not None else DynamicRouting(
                 fused=fused, routing_bias=routing_bias, num_out=num_out, dim_out=dim_out)
-
-    @property
-    def chunks(self):
-        """Number of chunks of input capsules routing runs over where the predictions are
-        computed."""
-        return len(self._chunk_bounds)
 
     def stores_predictions(self):
         """Whether a graph built now computes the predictions :math:`\\hat u` (``False``: it
@@ -260,11 +224,5 @@ class DenseCaps(PortableExport, gluon.HybridBlock):
         if not self.stores_predictions():
             weight = graph_parameter(self.predictions.weight, u)                   # (N, J, D, d)
             return self.routing.route_capsules(F, u, weight, bias)
-        predict = functools.partial(self.predictions.by_output, F, u)             # (B, J, n, D)
-        if isinstance(u, mx.sym.Symbol) and self.chunks > 1:
-            # recomputed where used: one chunk alive at a time
-            chunks = [recomputed_chunk(F, functools.partial(predict, begin, end, fused=False))
-                      for begin, end in self._chunk_bounds]
-        else:       # once each (imperative recomputation would crash MXNet's autograd)
-            chunks = [fixed_chunk(F, predict(begin, end)) for begin, end in self._chunk_bounds]
-        return self.routing.route(F, chunks, bias)
+        u_hat = self.predictions.by_output(F, u)                                   # (B, J, N, D)
+        return self.routing.route(F, u_hat, bias)

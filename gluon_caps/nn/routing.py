@@ -7,15 +7,14 @@ from ..ops import fused_routing
 from .functional import squash
 from .portable import PortableExport
 
-__all__ = ["DynamicRouting", "route_by_agreement", "route_from_capsules", "fixed_chunk",
-           "recomputed_chunk", "graph_parameter"]
+__all__ = ["DynamicRouting", "route_by_agreement", "route_from_capsules", "graph_parameter"]
 
 
 def _by_input(F, per_output, like):
-    """``(B*J, n)`` values of one chunk -> ``(B, n, J)``, the logits layout."""
+    """``(B*J, N)`` values -> ``(B, N, J)``, the logits layout."""
     grid = F.reshape_like(per_output, like, lhs_begin=0, lhs_end=1,
-                          rhs_begin=0, rhs_end=2)                             # (B, J, n)
-    return F.transpose(grid, axes=(0, 2, 1))                                  # (B, n, J)
+                          rhs_begin=0, rhs_end=2)                             # (B, J, N)
+    return F.transpose(grid, axes=(0, 2, 1))                                  # (B, N, J)
 
 
 def _weighted_sum(F, c, u, fused):
@@ -40,41 +39,46 @@ def graph_parameter(param, like):
     return param.var() if isinstance(like, mx.sym.Symbol) else param.data(like.context)
 
 
-def fixed_chunk(F, u_hat):
-    """A chunk of :func:`route_by_agreement` whose predictions are computed once; its detached
-    copy too, when first asked for."""
-    detached = []
-
-    def chunk(detach):
-        if detach and not detached:
-            detached.append(F.stop_gradient(u_hat))
-        return detached[0] if detach else u_hat
-    return chunk
-
-
-def recomputed_chunk(F, predict):
-    """A chunk of :func:`route_by_agreement` that calls ``predict()`` anew each time it is used,
-    so that its predictions need not stay alive between uses."""
-    return lambda detach: F.stop_gradient(predict()) if detach else predict()
-
-
 def _coupling(F, logits, zeros):
     """:math:`c = \\mathrm{softmax}_j(b)` over the output capsules, the last axis of the logits
     ``(B, n, J)``; ``zeros()`` gives :math:`b = 0` before the first agreement."""
     return F.softmax(zeros() if logits is None else logits, axis=-1)              # (B, n, J)
 
 
-class _Predictions(object):
-    """What routing needs of one chunk of predictions ``chunk(detach)``, laid out
-    ``(B, J, n, D)``: the weighted sum and the agreements, with ``batch_dot`` or the fused
-    operators over predictions (``fused``)."""
+class _Source(object):
+    """What routing reads its input through: the weighted sum (:meth:`weighted_sum`) and the
+    agreements (:meth:`agreement`), and an iteration after the first made of both."""
 
-    def __init__(self, F, chunk, fused):
-        self._F, self._chunk, self._fused = F, chunk, fused
+    def update(self, logits, v, detach_agreement, detach):
+        """An iteration after the first: the logits ``(B, n, J)`` plus the agreements with the
+        output capsules ``v`` of the iteration before, and the couplings and :math:`s_j` of
+        :meth:`weighted_sum` for them."""
+        agreement = self.agreement(v, detach_agreement)                            # (B, n, J)
+        logits = agreement if logits is None else logits + agreement              # (B, n, J)
+        coupling, s = self.weighted_sum(logits, detach)                  # (B, n, J), (B, J, D)
+        return logits, coupling, s
+
+
+class _Predictions(_Source):
+    """What routing needs of the predictions ``u_hat`` laid out ``(B, J, N, D)``: the weighted
+    sum and the agreements, with ``batch_dot`` or the fused operators over predictions
+    (``fused``)."""
+
+    def __init__(self, F, u_hat, fused):
+        self._F, self._u_hat, self._fused = F, u_hat, fused
+        self._detached = None
+
+    def _predictions(self, detach):
+        """The predictions, or their detached copy (made once, when first asked for)."""
+        if not detach:
+            return self._u_hat
+        if self._detached is None:
+            self._detached = self._F.stop_gradient(self._u_hat)
+        return self._detached
 
     def weighted_sum(self, logits, detach):
-        """Couplings ``(B, n, J)`` of the logits and :math:`s_j` of the chunk ``(B, J, D)``."""
-        F, u_hat = self._F, self._chunk(detach)                                    # (B, J, n, D)
+        """Couplings ``(B, N, J)`` of the logits and :math:`s_j` ``(B, J, D)``."""
+        F, u_hat = self._F, self._predictions(detach)                              # (B, J, N, D)
 
         def zeros():                        # shaped without reading the predictions
             zero = F.zeros_like(F.slice(u_hat, begin=(0, 0, 0, 0), end=(1, 1, 1, 1)))
@@ -89,14 +93,14 @@ class _Predictions(object):
                                         rhs_begin=0, rhs_end=2)                    # (B, J, D)
 
     def agreement(self, v, detach):
-        """:math:`\\hat u_{j|i} \\cdot v_j` of the chunk's input capsules ``(B, n, J)``."""
-        F, u_hat = self._F, self._chunk(detach)                                    # (B, J, n, D)
+        """:math:`\\hat u_{j|i} \\cdot v_j` ``(B, N, J)``."""
+        F, u_hat = self._F, self._predictions(detach)                              # (B, J, N, D)
         u_flat = F.reshape(u_hat, shape=(-3, -2))                                  # (B*J, n, D)
         v_flat = F.reshape(v, shape=(-3, -2))                                      # (B*J, D)
         return _by_input(F, _agreement(F, u_flat, v_flat, self._fused), u_hat)     # (B, n, J)
 
 
-class _Capsules(object):
+class _Capsules(_Source):
     """What routing needs of the input capsules ``u`` ``(B, n, d)`` and the transforms ``weight``
     ``(n, J, D, d)``, computed by the fused operators that never store the predictions. Detached
     passes use the operators without a backward pass and detach their (small) outputs, so that
@@ -111,70 +115,78 @@ class _Capsules(object):
             return F.stop_gradient(getattr(F, name + "_detached")(*inputs))
         return getattr(F, name)(*inputs)
 
+    def _zero_logits(self):
+        F, u, weight = self._F, self._u, self._weight
+        per_input = F.zeros_like(F.slice_axis(u, axis=2, begin=0, end=1))          # (B, n, 1)
+        per_output = F.slice(weight, begin=(0, 0, 0, 0), end=(1, None, 1, 1))      # (1, J, 1, 1)
+        return F.broadcast_like(per_input, F.reshape(per_output, shape=(1, 1, -1)),
+                                lhs_axes=(2,), rhs_axes=(2,))                      # (B, n, J)
+
     def weighted_sum(self, logits, detach):
         """Couplings ``(B, n, J)`` of the logits and :math:`s_j` ``(B, J, D)``."""
-        F, u, weight = self._F, self._u, self._weight
-
-        def zeros():
-            per_input = F.zeros_like(F.slice_axis(u, axis=2, begin=0, end=1))      # (B, n, 1)
-            per_output = F.slice(weight, begin=(0, 0, 0, 0), end=(1, None, 1, 1))  # (1, J, 1, 1)
-            return F.broadcast_like(per_input, F.reshape(per_output, shape=(1, 1, -1)),
-                                    lhs_axes=(2,), rhs_axes=(2,))                  # (B, n, J)
-        coupling = _coupling(F, logits, zeros)                                     # (B, n, J)
-        return coupling, self._routed("caps_routed_sum", detach, coupling, u, weight)  # (B, J, D)
+        coupling = _coupling(self._F, logits, self._zero_logits)                   # (B, n, J)
+        return coupling, self._routed("caps_routed_sum", detach, coupling, self._u,
+                                      self._weight)                                # (B, J, D)
 
     def agreement(self, v, detach):
         """:math:`u_i \\cdot W_{ij}^T v_j` ``(B, n, J)``."""
         return self._routed("caps_routed_agreement", detach, self._u, self._weight, v)  # (B, n, J)
 
+    def update(self, logits, v, detach_agreement, detach):
+        """As :meth:`_Source.update`; with the agreement detached, one fused operator
+        (``caps_routed_step``) computes the agreement, the softmax and the weighted sum from one
+        recomputation of each prediction, and only :math:`s_j` carries gradients. A detached
+        iteration (never the last) gives no couplings: ``None``."""
+        if not detach_agreement:
+            return super().update(logits, v, detach_agreement, detach)
+        F = self._F
+        inputs = (F.stop_gradient(self._zero_logits() if logits is None else logits), self._u,
+                  self._weight, F.stop_gradient(v))
+        if detach:
+            logits, s = F.caps_routed_step_detached(*inputs)            # (B, n, J), (B, J, D)
+            return F.stop_gradient(logits), None, F.stop_gradient(s)
+        logits, coupling, s = F.caps_routed_step(*inputs)    # (B, n, J), (B, n, J), (B, J, D)
+        return F.stop_gradient(logits), F.stop_gradient(coupling), s
 
-def _procedure_1(F, sources, num_routing, detach_intermediate, bias):
-    """Procedure 1 over the input capsules of ``sources`` (:class:`_Predictions` or
-    :class:`_Capsules`): the weighted sums add up over sources, the softmax and agreement of
-    each input capsule stay inside its source. With ``detach_intermediate`` the iterations
-    before the last see detached inputs and bias, so that the couplings of the last one are
-    constants to back-propagation. Returns ``v`` ``(B, J, D)`` and the couplings of the last
-    iteration ``(B, N, J)``."""
-    logits = [None] * len(sources)
+
+def _procedure_1(F, source, num_routing, detach_intermediate, bias):
+    """Procedure 1 over the input capsules of ``source`` (:class:`_Predictions` or
+    :class:`_Capsules`). Each iteration after the first is one ``update`` of the source: the
+    agreement with the output capsules of the iteration before, then the weighted sum. With
+    ``detach_intermediate`` the iterations before the last see detached inputs and bias, so
+    that the couplings of the last one are constants to back-propagation. Returns ``v``
+    ``(B, J, D)`` and the couplings of the last iteration ``(B, N, J)``."""
     if bias is not None:
         bias = F.expand_dims(bias, axis=0)                                         # (1, J, D)
         detached_bias = F.stop_gradient(bias) if detach_intermediate else bias
+    v = None
     for iteration in range(num_routing):
         detach = detach_intermediate and iteration < num_routing - 1
-        couplings, sums = zip(*[source.weighted_sum(b, detach)
-                                for source, b in zip(sources, logits)])   # (B, n, J), (B, J, D)
-        s = F.add_n(*sums) if len(sums) > 1 else sums[0]                           # (B, J, D)
+        if v is None:
+            logits = None
+            coupling, s = source.weighted_sum(None, detach)            # (B, N, J), (B, J, D)
+        else:                  # the agreement belongs to the iteration before, and its detach
+            logits, coupling, s = source.update(logits, v, detach_intermediate, detach)
         if bias is not None:
             s = F.broadcast_add(s, detached_bias if detach else bias)              # (B, J, D)
         v = squash(F, s)                                                           # (B, J, D)
-        if iteration < num_routing - 1:
-            agreements = [source.agreement(v, detach) for source in sources]       # (B, n, J)
-            logits = [a if b is None else b + a for b, a in zip(logits, agreements)]
-    coupling = F.concat(*couplings, dim=1) if len(couplings) > 1 else couplings[0]  # (B, N, J)
     return v, coupling
 
 
-def route_by_agreement(F, chunks, num_routing, detach_intermediate=True, fused=None,
+def route_by_agreement(F, u_hat, num_routing, detach_intermediate=True, fused=None,
                        bias=None):
-    r"""Procedure 1 of the paper over predictions given in chunks of input capsules.
+    r"""Procedure 1 of the paper over the predictions.
 
-    The chunks split the input capsules :math:`i`; the weighted sums :math:`s_j` add up over
-    chunks, and the softmax and agreement of each input capsule stay inside its chunk, so the
-    result does not depend on the split. Each chunk is asked for its predictions when they are
-    needed, so a caller can recompute them instead of keeping all of them alive
-    (:func:`recomputed_chunk`) or compute them once (:func:`fixed_chunk`). The weighted sums
-    and agreements use the fused operators of :mod:`gluon_caps.ops` over predictions when
-    :func:`gluon_caps.ops.fused_routing` says so at the time the graph is built (loading them
-    then). :func:`route_from_capsules` routes without predictions.
+    The weighted sums and agreements use the fused operators of :mod:`gluon_caps.ops` over
+    predictions when :func:`gluon_caps.ops.fused_routing` says so at the time the graph is
+    built (loading them then). :func:`route_from_capsules` routes without predictions.
 
     Parameters
     ----------
     F : module
         ``mx.nd`` or ``mx.sym``.
-    chunks : list of callable
-        ``chunks[k](detach)`` returns the predictions :math:`\hat u_{j|i}` of the k-th chunk of
-        input capsules laid out ``(batch, num_out, n_k, dim_out)``, cut from the gradient graph
-        when ``detach`` is true.
+    u_hat : NDArray or Symbol
+        The predictions :math:`\hat u_{j|i}` laid out ``(batch, num_out, num_in, dim_out)``.
     num_routing : int
         Number of routing iterations.
     detach_intermediate : bool
@@ -193,8 +205,7 @@ def route_by_agreement(F, chunks, num_routing, detach_intermediate=True, fused=N
     coupling : NDArray or Symbol
         Coupling coefficients of the last iteration ``(batch, num_in, num_out)``.
     """
-    fused = fused_routing(fused)
-    return _procedure_1(F, [_Predictions(F, chunk, fused) for chunk in chunks], num_routing,
+    return _procedure_1(F, _Predictions(F, u_hat, fused_routing(fused)), num_routing,
                         detach_intermediate, bias)
 
 
@@ -202,15 +213,20 @@ def route_from_capsules(F, u, weight, num_routing, detach_intermediate=True, bia
     r"""Procedure 1 of the paper from the input capsules and the transforms, never storing the
     predictions :math:`\hat u_{j|i} = W_{ij} u_i`.
 
-    The weighted sums and agreements are the fused operators ``caps_routed_sum`` and
-    ``caps_routed_agreement`` of :mod:`gluon_caps.ops` (which must be loaded:
-    :func:`gluon_caps.ops.load`):
+    The weighted sums and agreements are fused operators of :mod:`gluon_caps.ops` (which must
+    be loaded: :func:`gluon_caps.ops.load`):
 
     .. math::
         s_j = \sum_i c_{ij} W_{ij} u_i, \qquad
         \hat u_{j|i} \cdot v_j = u_i \cdot (W_{ij}^T v_j)
 
-    They recompute each prediction where they need it, in the forward and the backward pass, so
+    With ``detach_intermediate`` each iteration after the first is one operator,
+    ``caps_routed_step``: the agreement with the previous output capsules, the softmax and the
+    weighted sum, from one recomputation of each prediction (three passes over the pairs for
+    three iterations, where separate sums and agreements take five); otherwise
+    ``caps_routed_sum`` and ``caps_routed_agreement``, so that gradients also flow through
+    every agreement. The operators recompute each prediction where they need it, in the forward
+    and the backward pass, so
     the graph holds the logits and couplings ``(batch, num_in, num_out)`` and the capsules, not
     the ``(batch, num_in, num_out, dim_out)`` predictions. Values and gradients are those of
     :func:`route_by_agreement` over the predictions.
@@ -229,7 +245,7 @@ def route_from_capsules(F, u, weight, num_routing, detach_intermediate=True, bia
         As in :func:`route_by_agreement`, which also says what is returned: the output
         capsules and the coupling coefficients of the last iteration.
     """
-    return _procedure_1(F, [_Capsules(F, u, weight)], num_routing, detach_intermediate, bias)
+    return _procedure_1(F, _Capsules(F, u, weight), num_routing, detach_intermediate, bias)
 
 
 class DynamicRouting(PortableExport, gluon.HybridBlock):
@@ -326,10 +342,11 @@ class DynamicRouting(PortableExport, gluon.HybridBlock):
     def _outputs(self, v, coupling):
         return (v, coupling) if self._return_coupling else v
 
-    def route(self, F, chunks, bias=None):
-        """Route predictions given as chunks (see :func:`route_by_agreement`) with this block's
-        settings and ``bias`` (:meth:`bias_in_graph`); returns what the block returns."""
-        return self._outputs(*route_by_agreement(F, chunks, self._num_routing,
+    def route(self, F, u_hat, bias=None):
+        """Route predictions laid out ``(batch, num_out, num_in, dim_out)`` (see
+        :func:`route_by_agreement`) with this block's settings and ``bias``
+        (:meth:`bias_in_graph`); returns what the block returns."""
+        return self._outputs(*route_by_agreement(F, u_hat, self._num_routing,
                                                  self._detach_intermediate, self.fused, bias))
 
     def route_capsules(self, F, u, weight, bias=None):
@@ -342,7 +359,7 @@ class DynamicRouting(PortableExport, gluon.HybridBlock):
 
     def hybrid_forward(self, F, u_hat, bias=None):
         u_hat = F.transpose(u_hat, axes=(0, 2, 1, 3))                              # (B, J, N, D)
-        return self.route(F, [fixed_chunk(F, u_hat)], bias)
+        return self.route(F, u_hat, bias)
 
     def __repr__(self):
         return "{}(num_routing={}, detach_intermediate={}{})".format(

@@ -4,7 +4,7 @@ MXNet 1.9's CPU ``batch_dot`` runs one single-threaded BLAS call per matrix, so 
 :math:`\hat u` and the matrix-vector products of routing over them run on one core, and bringing
 :math:`\hat u` into routing's layout costs a 4-D transpose. Operators written for this replace
 them on CPU (see ``capsule_ops.cc``), with OpenMP threads (``OMP_NUM_THREADS``, else every
-core). Two route from the input capsules and the transforms without ever storing the
+core). Three route from the input capsules and the transforms without ever storing the
 predictions, which they recompute where they need them, in the forward and the backward pass:
 a :class:`~gluon_caps.nn.DenseCaps` with :class:`~gluon_caps.nn.DynamicRouting` uses them, so
 that no ``(batch, num_in, num_out, dim_out)`` array exists in its graph
@@ -13,16 +13,29 @@ that no ``(batch, num_in, num_out, dim_out)`` array exists in its graph
 - ``caps_routed_sum(c, u, W)``: couplings ``(B, n, J)``, capsules ``(B, n, d)`` and transforms
   ``(n, J, D, d)`` give :math:`s_{bj} = \sum_i c_{bij} W_{ij} u_{bi}` of shape ``(B, J, D)``;
 - ``caps_routed_agreement(u, W, v)``: capsules, transforms and output capsules ``(B, J, D)``
-  give :math:`a_{bij} = u_{bi} \cdot W_{ij}^T v_{bj}` of shape ``(B, n, J)``.
+  give :math:`a_{bij} = u_{bi} \cdot W_{ij}^T v_{bj}` of shape ``(B, n, J)``;
+- ``caps_routed_step(b, u, W, v)``: one routing iteration after the first, from the logits
+  ``(B, n, J)`` and the output capsules of the iteration before, in one pass over the pairs
+  (one recomputation of each prediction where an agreement and a weighted sum take two): the
+  logits plus the agreements :math:`b' = b + a`, the couplings
+  :math:`c = \mathrm{softmax}_j(b')` and the weighted sum :math:`s` of them. Its agreement is
+  detached: gradients reach :math:`u` and :math:`W` through :math:`s` with :math:`c` held
+  constant, which is the gradient of routing with ``detach_intermediate`` (the default), where
+  routing uses it.
 
 Their gradients are one pass each over the pairs :math:`(i, j)` (threads split the input
-capsules, so that the gradient of :math:`W` needs no atomics). ``caps_routed_sum_detached`` and
-``caps_routed_agreement_detached`` are the same forward passes without a backward pass, for the
-routing iterations that back-propagation skips (``detach_intermediate``): their outputs are
-detached, so that MXNet gives their inputs zero gradients without computing anything and no
-detached copy of :math:`W` is needed. Three more serve the blocks that
-do hold predictions (a :class:`~gluon_caps.nn.CapsulePredictions` or
-:class:`~gluon_caps.nn.DynamicRouting` used alone); each reads or writes :math:`\hat u` once:
+capsules, so that the gradient of :math:`W` needs no atomics). ``caps_routed_sum_detached``,
+``caps_routed_agreement_detached`` and ``caps_routed_step_detached`` (which does not output
+:math:`c`) are the same forward passes without a backward pass, for the routing iterations
+that back-propagation skips (``detach_intermediate``): their outputs are detached, so that
+MXNet gives their inputs zero gradients without computing anything and no detached copy of
+:math:`W` is needed. Three routing iterations are then three passes: a detached weighted sum, a
+detached step and a step; with ``detach_intermediate=False`` routing uses the sums and
+agreements, five passes.
+
+Three more serve the blocks that do hold predictions (a
+:class:`~gluon_caps.nn.CapsulePredictions` or :class:`~gluon_caps.nn.DynamicRouting` used
+alone); each reads or writes :math:`\hat u` once:
 
 - ``caps_predictions(u, W)``: capsules ``(B, n, d)`` and transforms ``(n, J, D, d)`` give
   :math:`\hat u_{bjn} = W_{nj} u_{bn}` of shape ``(B, J, n, D)``, routing's layout;
@@ -74,8 +87,8 @@ __all__ = ["OpsBuildError", "ENV_VAR", "FUSED_OPERATORS", "load", "load_for_symb
 
 ENV_VAR = "GLUON_CAPS_FUSED_OPS"
 FUSED_OPERATORS = ("caps_predictions", "caps_weighted_sum", "caps_agreement", "caps_routed_sum",
-                   "caps_routed_agreement", "caps_routed_sum_detached",
-                   "caps_routed_agreement_detached")
+                   "caps_routed_agreement", "caps_routed_step", "caps_routed_sum_detached",
+                   "caps_routed_agreement_detached", "caps_routed_step_detached")
 _MODES = {"auto": "auto", "": "auto", "1": "on", "on": "on", "true": "on",
           "0": "off", "off": "off", "false": "off"}
 _loaded = {"path": None, "error": None, "warned": False}

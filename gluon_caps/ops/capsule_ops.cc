@@ -17,6 +17,7 @@
 #include <omp.h>
 
 #include <algorithm>
+#include <cmath>
 #include <cstdint>
 #include <cstdlib>
 #include <string>
@@ -105,17 +106,30 @@ void TransposeBlock(const T* W, int64_t first, int64_t count, int64_t R, int64_t
   }
 }
 
-// row[r] = sum_e wt[e, r] u[e]: the R = J*D predictions of one capsule from its transposed
-// transforms wt (d, R) and its vector u (d), vectorised over r.
-template <typename T>
-void PredictRow(const T* wt, const T* u, T* row, int64_t R, int64_t d) {
-  std::fill(row, row + R, T(0));
+// Outputs r per register block of PredictRow: one AVX-512 vector of float32.
+const int64_t kLanes = 16;
+
+// acc[l] = sum_e wt[e, l] u[e] for the first `Lanes` columns of wt (d, R), in registers.
+template <typename T, int64_t Lanes>
+void PredictLanes(const T* wt, const T* u, T* acc, int64_t R, int64_t d) {
+  T sum[Lanes] = {0};
   for (int64_t e = 0; e < d; ++e) {
     const T ue = u[e];
     const T* we = wt + e * R;
     #pragma omp simd
-    for (int64_t r = 0; r < R; ++r) row[r] += we[r] * ue;
+    for (int64_t l = 0; l < Lanes; ++l) sum[l] += we[l] * ue;
   }
+  std::copy(sum, sum + Lanes, acc);
+}
+
+// row[r] = sum_e wt[e, r] u[e]: the R = J*D predictions of one capsule from its transposed
+// transforms wt (d, R) and its vector u (d), vectorised over r in blocks of kLanes outputs whose
+// sums stay in registers while the d inputs are swept (the rest one output at a time).
+template <typename T>
+void PredictRow(const T* wt, const T* u, T* row, int64_t R, int64_t d) {
+  int64_t r = 0;
+  for (; r + kLanes <= R; r += kLanes) PredictLanes<T, kLanes>(wt + r, u, row + r, R, d);
+  for (; r < R; ++r) PredictLanes<T, 1>(wt + r, u, row + r, R, d);
 }
 
 // The backward pass of PredictRow for the gradient g (R) of its row: grad_u[e] = sum_r wt[e, r]
@@ -217,37 +231,54 @@ void PredictionsBackward(const T* g, const T* u, const T* W, T* grad_u, T* grad_
 //   sum    (B, J, D):     sum[b, j] = sum_i x[b, i, j] u_hat[b, i, j]
 //   grad_u (B, n, d):     grad_u[b, i] = sum_j x[b, i, j] W[i, j]^T y[b, j]
 //   grad_W (n, J, D, d):  grad_W[i, j] = sum_b x[b, i, j] y[b, j] u[b, i]^T (with grad_u)
-// The two routing operators and their gradients are each one such pass:
+// and, given logits `prior` (B, n, J), one iteration of routing after the first: dot is then
+// prior + u_hat . y, and sum uses x = softmax_j(dot), which the pass writes to coupling if given.
+// The routing operators and their gradients are each one such pass:
 //   caps_routed_sum(c, u, W)        = sum with x = c;      backward: dot (grad c), grad_u and
 //                                                          grad_W with x = c, y = grad s
 //   caps_routed_agreement(u, W, v)  = dot with y = v;      backward: sum (grad v) with
 //                                                          x = grad a, grad_u and grad_W with
 //                                                          x = grad a, y = v
+//   caps_routed_step(b, u, W, v)    = dot, coupling and    backward: grad_u and grad_W with
+//                                     sum with prior = b,  x = coupling, y = grad s (the
+//                                     y = v                agreement is detached)
 template <typename T>
 struct RoutedPass {
   const T* u;
   const T* W;
   const T* x;
   const T* y;
+  const T* prior;
   T* dot;
+  T* coupling;
   T* sum;
   T* grad_u;
   T* grad_W;
   int64_t B, n, J, D, d;
 };
 
+// out[j] = exp(logits[j]) / sum_k exp(logits[k]) over the J output capsules of one input capsule.
+template <typename T>
+void Softmax(const T* logits, T* out, int64_t J) {
+  const T top = *std::max_element(logits, logits + J);
+  T total = 0;
+  for (int64_t j = 0; j < J; ++j) total += out[j] = std::exp(logits[j] - top);
+  for (int64_t j = 0; j < J; ++j) out[j] /= total;
+}
+
 // Threads split the input capsules in blocks (so each writes its own rows of dot, grad_u and
 // grad_W, race-free); sum adds up over capsules in one partial sum per thread, added at the end.
-template <typename T>
-void Routed(const RoutedPass<T>& p) {
-  const int64_t R = p.J * p.D, blocks = (p.n + kCapsBlock - 1) / kCapsBlock;
-  const bool predict = p.dot != nullptr || p.sum != nullptr;
+template <typename T, int64_t Dim>
+void RoutedWithDim(const RoutedPass<T>& p) {
+  const int64_t D = Dim > 0 ? Dim : p.D;
+  const int64_t R = p.J * D, blocks = (p.n + kCapsBlock - 1) / kCapsBlock;
+  const bool predict = p.dot != nullptr || p.sum != nullptr;           // (coupling: with dot)
   const bool backward = p.grad_u != nullptr;
   std::vector<T> partial(p.sum != nullptr ? g_threads * p.B * R : 0, T(0));
   #pragma omp parallel num_threads(g_threads)
   {
     std::vector<T> wt(kCapsBlock * p.d * R), gwt(backward ? kCapsBlock * p.d * R : 0);
-    std::vector<T> u_hat(R), row(R);
+    std::vector<T> u_hat(R), row(R), own_coupling(p.J);
     T* own = p.sum != nullptr ? partial.data() + omp_get_thread_num() * p.B * R : nullptr;
     #pragma omp for schedule(static)
     for (int64_t block = 0; block < blocks; ++block) {
@@ -262,27 +293,32 @@ void Routed(const RoutedPass<T>& p) {
           const T* xbi = p.x != nullptr ? p.x + bi * p.J : nullptr;      // (J,)
           if (predict) PredictRow(wc, p.u + bi * p.d, u_hat.data(), R, p.d);
           for (int64_t j = 0; p.dot != nullptr && j < p.J; ++j) {
-            const T* uj = u_hat.data() + j * p.D;
-            const T* yj = yb + j * p.D;
-            T agreement = 0;
+            const T* uj = u_hat.data() + j * D;
+            const T* yj = yb + j * D;
+            T agreement = p.prior != nullptr ? p.prior[bi * p.J + j] : T(0);
             #pragma omp simd reduction(+:agreement)
-            for (int64_t k = 0; k < p.D; ++k) agreement += uj[k] * yj[k];
+            for (int64_t k = 0; k < D; ++k) agreement += uj[k] * yj[k];
             p.dot[bi * p.J + j] = agreement;
+          }
+          if (p.prior != nullptr) {                                       // x = softmax(dot)
+            T* weights = p.coupling != nullptr ? p.coupling + bi * p.J : own_coupling.data();
+            Softmax(p.dot + bi * p.J, weights, p.J);
+            xbi = weights;
           }
           for (int64_t j = 0; own != nullptr && j < p.J; ++j) {
             const T xj = xbi[j];
-            const T* uj = u_hat.data() + j * p.D;
-            T* sj = own + b * R + j * p.D;
+            const T* uj = u_hat.data() + j * D;
+            T* sj = own + b * R + j * D;
             #pragma omp simd
-            for (int64_t k = 0; k < p.D; ++k) sj[k] += xj * uj[k];
+            for (int64_t k = 0; k < D; ++k) sj[k] += xj * uj[k];
           }
           if (!backward) continue;
           for (int64_t j = 0; j < p.J; ++j) {
             const T xj = xbi[j];
-            const T* yj = yb + j * p.D;
-            T* rj = row.data() + j * p.D;
+            const T* yj = yb + j * D;
+            T* rj = row.data() + j * D;
             #pragma omp simd
-            for (int64_t k = 0; k < p.D; ++k) rj[k] = xj * yj[k];
+            for (int64_t k = 0; k < D; ++k) rj[k] = xj * yj[k];
           }
           PredictRowBackward(wc, p.u + bi * p.d, row.data(), p.grad_u + bi * p.d,
                              gwt.data() + c * p.d * R, R, p.d);
@@ -301,10 +337,18 @@ void Routed(const RoutedPass<T>& p) {
   }
 }
 
-template <int Inputs>
-MXReturnValue InputsAndOneOutput(const Attrs& attrs, int* num_in, int* num_out) {
+// Routed with the output capsules' dimension D known to the compiler where it is CapsNet's 16,
+// so that the per-capsule loops over D are single vector operations.
+template <typename T>
+void Routed(const RoutedPass<T>& p) {
+  if (p.D == 16) RoutedWithDim<T, 16>(p);
+  else RoutedWithDim<T, 0>(p);
+}
+
+template <int Inputs, int Outputs = 1>
+MXReturnValue InputsAndOutputs(const Attrs& attrs, int* num_in, int* num_out) {
   *num_in = Inputs;
-  *num_out = 1;
+  *num_out = Outputs;
   return MX_SUCCESS;
 }
 
@@ -326,7 +370,7 @@ MXReturnValue SameFloatType(const Attrs& attrs, std::vector<int>* in, std::vecto
     return MX_FAIL;
   }
   std::fill(in->begin(), in->end(), dtype);
-  (*out)[0] = dtype;
+  std::fill(out->begin(), out->end(), dtype);
   return MX_SUCCESS;
 }
 
@@ -397,9 +441,28 @@ MXReturnValue RoutedShape(const Attrs& attrs, Shapes* in, Shapes* out) {
                           "(n, J, D, d) and output capsules (B, J, D)");
 }
 
-// A pass of Routed that reads u at input U (and W at U + 1), x at input X and y at input Y, and
-// writes dot, sum, grad_u and grad_W to the outputs so numbered; -1 is none.
-template <int U, int X, int Y, int Dot, int Sum, int GradU, int GradW>
+// b (B, n, J), u (B, n, d), W (n, J, D, d) and v (B, J, D) give b' (and c) like b, and s like v.
+template <bool Coupling>
+MXReturnValue RoutedStepShape(const Attrs& attrs, Shapes* in, Shapes* out) {
+  const std::vector<unsigned int>& u = in->at(1);
+  const std::vector<unsigned int>& W = in->at(2);
+  if (CapsulesAndTransforms(u, W)) {
+    const std::vector<unsigned int> per_pair{u[0], u[1], W[1]}, per_output{u[0], W[1], W[2]};
+    if (in->at(0) == per_pair && in->at(3) == per_output) {
+      *out = Coupling ? Shapes{per_pair, per_pair, per_output} : Shapes{per_pair, per_output};
+      return MX_SUCCESS;
+    }
+  }
+  return ShapeError("caps_routed_step: expected logits (B, n, J), capsules (B, n, d), weights "
+                    "(n, J, D, d) and output capsules (B, J, D)");
+}
+
+// A pass of Routed that reads u at input U (and W at U + 1), x at input X, y at input Y and
+// prior at input Prior, and writes dot, coupling, sum, grad_u and grad_W to the outputs so
+// numbered; -1 is none. The outputs Zero are zero-filled: the gradients of inputs the pass treats
+// as constants.
+template <int U, int X, int Y, int Dot, int Sum, int GradU, int GradW, int Prior = -1,
+          int Coupling = -1, int Zero1 = -1, int Zero2 = -1>
 struct RoutedKernel {
   template <typename T>
   static void Run(std::vector<MXTensor>* in, std::vector<MXTensor>* out) {
@@ -407,9 +470,12 @@ struct RoutedKernel {
     MXTensor& W = in->at(U + 1);
     auto input = [in](int i) -> const T* { return i < 0 ? nullptr : in->at(i).data<T>(); };
     auto output = [out](int i) -> T* { return i < 0 ? nullptr : out->at(i).data<T>(); };
-    Routed(RoutedPass<T>{u.data<T>(), W.data<T>(), input(X), input(Y), output(Dot), output(Sum),
-                         output(GradU), output(GradW), u.shape[0], W.shape[0], W.shape[1],
-                         W.shape[2], W.shape[3]});
+    for (int zero : {Zero1, Zero2}) {
+      if (zero >= 0) std::fill(output(zero), output(zero) + out->at(zero).size(), T(0));
+    }
+    Routed(RoutedPass<T>{u.data<T>(), W.data<T>(), input(X), input(Y), input(Prior), output(Dot),
+                         output(Coupling), output(Sum), output(GradU), output(GradW),
+                         u.shape[0], W.shape[0], W.shape[1], W.shape[2], W.shape[3]});
   }
 };
 
@@ -421,6 +487,13 @@ typedef RoutedKernel<2, 1, 0, 0, -1, 1, 2> RoutedSumBackward;
 typedef RoutedKernel<0, -1, 2, 0, -1, -1, -1> RoutedAgreementForward;
 // backward inputs: grad a, u, W, v, a; outputs: grad u, grad W, grad v
 typedef RoutedKernel<1, 0, 3, -1, 2, 0, 1> RoutedAgreementBackward;
+// forward inputs: b, u, W, v; outputs: b + a, c = softmax(b + a), s
+typedef RoutedKernel<1, -1, 3, 0, 2, -1, -1, 0, 1> RoutedStepForward;
+// the same without c: outputs b + a, s
+typedef RoutedKernel<1, -1, 3, 0, 1, -1, -1, 0> RoutedStepDetachedForward;
+// backward inputs: grad b', grad c, grad s, b, u, W, v, b', c, s; outputs: grad b (zero), grad u,
+// grad W, grad v (zero)
+typedef RoutedKernel<4, 8, 2, -1, -1, 1, 2, -1, -1, 0, 3> RoutedStepBackward;
 
 // forward inputs: u, W; output: y
 struct PredictionsForward {
@@ -501,14 +574,17 @@ MXReturnValue ByDtype(const Attrs& attrs, std::vector<MXTensor>* inputs,
 
 }  // namespace
 
-// An operator of Inputs inputs of one float type with its shape function and forward kernel;
-// REGISTER_CAPS_OP adds its backward kernel.
-#define REGISTER_CAPS_FORWARD(Name, Inputs, Shape, Forward) \
-  REGISTER_OP(Name)                                          \
-      .setParseAttrs(InputsAndOneOutput<Inputs>)             \
-      .setInferType(SameFloatType)                           \
-      .setInferShape(Shape)                                  \
+// An operator of Inputs inputs and Outputs outputs of one float type with its shape function and
+// forward kernel; REGISTER_CAPS_OP adds its backward kernel.
+#define REGISTER_CAPS_FORWARD_N(Name, Inputs, Outputs, Shape, Forward) \
+  REGISTER_OP(Name)                                                    \
+      .setParseAttrs(InputsAndOutputs<Inputs, Outputs>)                \
+      .setInferType(SameFloatType)                                     \
+      .setInferShape(Shape)                                            \
       .setForward(ByDtype<Forward>, "cpu")
+
+#define REGISTER_CAPS_FORWARD(Name, Inputs, Shape, Forward) \
+  REGISTER_CAPS_FORWARD_N(Name, Inputs, 1, Shape, Forward)
 
 #define REGISTER_CAPS_OP(Name, Inputs, Shape, Forward, Backward) \
   REGISTER_CAPS_FORWARD(Name, Inputs, Shape, Forward).setBackward(ByDtype<Backward>, "cpu")
@@ -526,6 +602,19 @@ REGISTER_CAPS_OP(caps_routed_agreement, 3, RoutedShape<false>, RoutedAgreementFo
 REGISTER_CAPS_FORWARD(caps_routed_sum_detached, 3, RoutedShape<true>, RoutedSumForward);
 REGISTER_CAPS_FORWARD(caps_routed_agreement_detached, 3, RoutedShape<false>,
                       RoutedAgreementForward);
+
+// One iteration of routing after the first, from the logits b and the output capsules v of the
+// iteration before: b' = b + agreement, c = softmax(b'), s = sum_i c u_hat, in one pass (one
+// recomputation of the predictions where the agreement and the sum took two). Its agreement is
+// detached: gradients reach u and W through s with c held constant, b and v get none; routing
+// uses it where detach_intermediate makes that the gradient, with b' and c detached. The
+// detached variant, for the iterations before the last, has no backward and does not output c
+// (MXNet refuses to differentiate a graph in which an output of an operator without a backward
+// goes unused).
+REGISTER_CAPS_FORWARD_N(caps_routed_step, 4, 3, RoutedStepShape<true>, RoutedStepForward)
+    .setBackward(ByDtype<RoutedStepBackward>, "cpu");
+REGISTER_CAPS_FORWARD_N(caps_routed_step_detached, 4, 2, RoutedStepShape<false>,
+                        RoutedStepDetachedForward);
 
 MXReturnValue initialize(int version) {
   const char* requested = std::getenv("OMP_NUM_THREADS");

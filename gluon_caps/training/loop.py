@@ -403,7 +403,7 @@ def test(run):
     chosen = comm.broadcast_object(best_checkpoint(run.output) if comm.rank == 0 else None)
     net = run.net
     if chosen is not None:
-        net = load_checkpoint(chosen, ctx=run.ctx).net
+        net = load_checkpoint(chosen, ctx=run.ctx, grad_req="null").net
         if run.config["hybridize"]:
             net.hybridize(static_alloc=True, static_shape=True)
         set_compute_dtype(net, run.config["dtype"], run.ctx)

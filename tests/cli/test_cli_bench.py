@@ -50,11 +50,11 @@ def test_bench_input_size_builds_the_architecture_for_that_size(monkeypatch, siz
                                           if size == 28 else 3200)    # as the MultiMNIST network
 
 
-def test_bench_json_imperative_with_routing_chunks(monkeypatch):
-    monkeypatch.setenv(ops.ENV_VAR, "0")     # chunks split the predictions batch_dot computes
+def test_bench_json_imperative_with_batch_dot_predictions(monkeypatch):
+    monkeypatch.setenv(ops.ENV_VAR, "0")     # the predictions computed, as on a GPU
     result = json.loads(assert_ok(invoke("bench", "--json", "--mode", "infer", "--no-hybridize",
-                                         "--routing-chunks", 3, "--no-ceiling", *TINY)))
-    assert result["hybridize"] is False and result["routing_chunks"] == 3
+                                         "--no-ceiling", *TINY)))
+    assert result["hybridize"] is False and result["stores_predictions"] is True
     assert result["images_per_s"] > 0 and result["images_per_s_inference_kernels"] > 0
     assert "fraction_of_ceiling" not in result
     assert list(result["stages_ms"]) == ["conv1", "primary", "predictions", "routing",
@@ -110,8 +110,6 @@ def test_bench_onnxruntime_needs_onnxruntime_before_any_timing(monkeypatch):
     (("--mode", "fast"), ("--mode",)),
     (("--batch-size", 0), ("--batch-size",)),
     (("--rounds", 0), ("--rounds",)),
-    (("--routing-chunks", 5000), ("--routing-chunks", "1152 primary capsules",
-                                  "in 1..1152, got 5000")),
     (("--onnxruntime",), ("--onnxruntime", "--mode infer")),
     (("--onnxruntime", "--mode", "infer", "--no-hybridize"), ("--onnxruntime", "--hybridize")),
     (("--input-size", 16), ("input_shape (1, 16, 16) is too small",)),

@@ -1,2 +1,2 @@
 """Fixtures of the inference tests: the real digits of the command tests."""
-from tests.cli.conftest import digits, mnist_root  # noqa: F401  (fixtures)
+from tests.cli.conftest import digits, mnist_root, trained_run  # noqa: F401  (fixtures)
