@@ -4,12 +4,11 @@
 in every worker; the training itself is :func:`~gluon_caps.training.fit`.
 """
 import argparse
-import os
 import sys
 
 from ..errors import GluonCapsError, first_line
 from .config import add_config_arguments, resolve_config
-from .distributed import init_distributed, is_lost_worker
+from .distributed import init_distributed, is_lost_worker, leave_process
 from .loop import TrainingStopped, fit, run_trials
 
 __all__ = ["parse_args", "main", "parse_seeds"]
@@ -66,11 +65,13 @@ def _train(args):
 
 
 def main(argv=None):
-    """Run what the command line asks for; return the exit code: 0 done or stopped cleanly by
-    a signal, 1 training could not go on (the checkpoints written stay), 2 bad input."""
+    """Run what the command line asks for; return the exit code: 0 done, 1 training could not
+    go on (the checkpoints written stay), 2 bad input. A run stopped cleanly by a signal ends
+    the process with 0 at once (:func:`~gluon_caps.training.distributed.leave_process`): under
+    ``horovodrun`` its exit hooks could outlast the time the worker has left."""
     args = parse_args(argv)
     try:
-        _train(args)
+        result = _train(args)
     except GluonCapsError as error:
         print("%s: error: %s" % (PROG, error), file=sys.stderr)
         return 2
@@ -82,8 +83,7 @@ def main(argv=None):
             raise
         print("%s: stopped: another worker was lost (%s); the checkpoints written so far stay "
               "intact: continue with --resume" % (PROG, first_line(error)), file=sys.stderr)
-        # MXNet's exit hook would wait on the failed collective and print its traceback.
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(1)
+        leave_process(1)    # MXNet's exit hook would wait on the failed collective
+    if result.get("stopped"):
+        leave_process(0)
     return 0

@@ -31,7 +31,8 @@ from ..precision import TrainingPrecision, compute_dtype, set_compute_dtype
 from ..checkpoint import (best_checkpoint, load_checkpoint, record_validation, remove_partials,
                           save_checkpoint)
 from ..scoring import count_errors, eval_loader, evaluate
-from .distributed import StopRequest, init_distributed, is_lost_worker, select_context
+from .distributed import (StopRequest, init_distributed, is_lost_worker, leave_process,
+                          select_context)
 
 __all__ = ["TrainingStopped", "Run", "build_run", "fit", "train_epoch", "validate", "test",
            "run_trials", "learning_rate_schedule", "STOP_DEADLINE_S"]
@@ -283,9 +284,7 @@ def _exit_stopped(run):
         _say(run.comm, "stopped by a signal, but " + problem)
     else:
         _stopped(run, saved)
-    sys.stdout.flush()
-    sys.stderr.flush()
-    os._exit(1 if problem else 0)
+    leave_process(1 if problem else 0)
 
 
 def _save_on_signal(run, finished):
