@@ -41,6 +41,9 @@ FIELDS = [
            "sqrt (x sqrt N)", choices=("none", "linear", "sqrt")),
     _field("warmup_epochs", float, 0.0, "epochs over which the learning rate rises linearly from "
            "0 to lr before its decay (e.g. 1 with --lr-scaling linear)", minimum=0.0),
+    _field("initial_params", str, None, "start from these parameters, with a fresh optimizer, "
+           "instead of a random initialisation: a .params file of the same model "
+           "(save_parameters), or 'pretrained' for the model zoo's weights of --model"),
     _field("num_routing", int, 3, "routing iterations", minimum=1),
     _field("reconstruction_weight", float, 0.0005, "weight of the reconstruction loss (0: none)",
            minimum=0.0),
@@ -216,8 +219,9 @@ def resolve_config(config_path=None, overrides=None, resumed=None, resume_dir=No
         config["output"], sources["output"] = resume_dir, "--resume"
     for field in FIELDS:
         config[field.name] = _check(field, config[field.name], sources[field.name])
-    if config["data_root"]:     # absolute, so a checkpoint's data is found from any directory
-        config["data_root"] = os.path.abspath(os.path.expanduser(config["data_root"]))
+    for name in ("data_root", "initial_params"):    # absolute: found from any directory
+        if config[name] and config[name] != "pretrained":
+            config[name] = os.path.abspath(os.path.expanduser(config[name]))
     if config["dtype"] != "float32" and not config["hybridize"]:
         raise ConfigError("dtype %s (%s) needs a hybridized network, not --no-hybridize (%s)"
                           % (config["dtype"], sources["dtype"], sources["hybridize"]))

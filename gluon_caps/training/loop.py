@@ -27,15 +27,16 @@ from ..data import EpochBatches, ShardSampler, build_splits, prepare_batch
 from ..errors import CheckpointError, ConfigError, format_shape
 from ..loss import CapsuleLoss
 from ..model_zoo import build_model
+from ..model_zoo.pretrained import pretrained_file
 from ..precision import TrainingPrecision, compute_dtype, set_compute_dtype
-from ..checkpoint import (best_checkpoint, load_checkpoint, record_validation, remove_partials,
-                          save_checkpoint)
+from ..checkpoint import (best_checkpoint, load_checkpoint, load_parameters, record_validation,
+                          remove_partials, save_checkpoint)
 from ..scoring import count_errors, eval_loader, evaluate
 from .distributed import (StopRequest, init_distributed, is_lost_worker, leave_process,
                           select_context)
 
 __all__ = ["TrainingStopped", "Run", "build_run", "fit", "train_epoch", "validate", "test",
-           "run_trials", "learning_rate_schedule", "STOP_DEADLINE_S"]
+           "run_trials", "learning_rate_schedule", "initial_params_file", "STOP_DEADLINE_S"]
 
 #: Seconds from a stop signal after which a worker whose main thread has not ended the run
 #: exits by itself (0, or 1 when its checkpoint could not be written): ``horovodrun`` kills its
@@ -135,6 +136,25 @@ def learning_rate_schedule(config, workers, steps_per_epoch):
         warmup_steps=int(round(config["warmup_epochs"] * steps_per_epoch)), warmup_begin_lr=0.0)
 
 
+def initial_params_file(config):
+    """The file a new run's ``initial_params`` names: the model zoo's verified weights of its
+    model for ``pretrained``.
+
+    Raises
+    ------
+    ConfigError
+        ``pretrained`` for a model without pretrained weights.
+    CheckpointError
+        The shipped weights are missing or damaged.
+    """
+    if config["initial_params"] != "pretrained":
+        return config["initial_params"]
+    try:
+        return pretrained_file(config["model"])
+    except ConfigError as error:
+        raise ConfigError("--initial-params pretrained: %s" % error) from error
+
+
 def _check_data_fits_model(config, net, train_set):
     shape = tuple(train_set[0][0].shape)
     if shape != net.input_shape:
@@ -188,6 +208,8 @@ def build_run(config, comm, ctx, resumed=None):
         resumed.restore(net, trainer, ctx)
         state.update(resumed.state)
         saved = {"step": state["step"], "path": resumed.path}
+    elif config["initial_params"]:
+        load_parameters(net, initial_params_file(config), ctx)
     comm.broadcast_parameters(net.collect_params())
     workers = {"num_workers": config["num_workers"], "rank": comm.rank, "size": comm.size}
     return Run(config=config, comm=comm, ctx=ctx, net=net, trainer=trainer, precision=precision,
@@ -467,7 +489,8 @@ def fit(config, resumed=None, comm=None):
     _say(comm, "training %s on %s with %d worker(s), batch %d per worker, on %s in %s -> %s%s"
          % (config["model"], config["dataset"], comm.size, config["batch_size"], ctx,
             run.precision.compute, config["output"],
-            ", resumed at step %d" % run.state["step"] if resumed else ""))
+            ", resumed at step %d" % run.state["step"] if resumed else
+            ", from %s" % initial_params_file(config) if config["initial_params"] else ""))
     finished = threading.Event()
     with StopRequest(functools.partial(_save_on_signal, run, finished)) as stop:
         try:

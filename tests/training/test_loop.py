@@ -10,6 +10,7 @@ import numpy as np
 import pytest
 
 from gluon_caps.checkpoint import list_checkpoints, read_resume_point, read_state
+from gluon_caps.errors import ConfigError
 from gluon_caps.training import fit, loop, resolve_config
 from gluon_caps.training.loop import learning_rate_schedule
 from gluon_caps.training.distributed import SingleProcess
@@ -142,3 +143,9 @@ def test_the_learning_rate_warms_up_linearly_then_decays_every_n_steps(
     np.testing.assert_allclose(got, expected, rtol=1e-12)
     without = learning_rate_schedule(resolve_config(overrides={"lr": 0.01}), 1, 10)
     assert without(1) == 0.01 and without(2000) == 0.01 and without(2001) == 0.01 * 0.96
+
+
+def test_initial_params_pretrained_of_a_model_without_weights_names_the_option():
+    with pytest.raises(ConfigError, match="--initial-params pretrained: model capsnet_smallnorb "
+                                          "has no pretrained weights"):
+        loop.initial_params_file({"initial_params": "pretrained", "model": "capsnet_smallnorb"})

@@ -6,13 +6,15 @@ import subprocess
 import sys
 import time
 
+import mxnet as mx
 import numpy as np
 import pytest
 
 from gluon_caps.checkpoint import latest_checkpoint
 from gluon_caps.checkpoint import list_checkpoints, read_state
+from gluon_caps.model_zoo.pretrained import pretrained_file
 
-from tests.training.helpers import TRAIN, environment, run_train, tiny_flags
+from tests.training.helpers import TRAIN, environment, final_params, run_train, tiny_flags
 
 pytestmark = pytest.mark.slow
 
@@ -40,11 +42,16 @@ def assert_one_line_error(result, *fragments):
     (["--reconstruction-weight", "nan"], ["reconstruction_weight (--reconstruction-weight) must "
                                           "be a finite number"]),
     (["--config", "latin1.yaml"], ["config file latin1.yaml is not UTF-8 text"]),
+    (["--initial-params", "missing.params"], ["cannot read", "missing.params"]),
+    (["--initial-params", "other.params"], ["other.params does not hold the parameters of "
+                                            "capsnet_mnist"]),
+    (["--initial-params", "latin1.yaml"], ["latin1.yaml is not a readable MXNet parameter file"]),
 ])
 def test_bad_input_is_one_line_exit_2_and_writes_nothing(tmp_path, tiny_mnist_root, flags,
                                                          fragments):
     output = tmp_path / "run"
     (tmp_path / "latin1.yaml").write_bytes("epochs: 2  # d\xe9j\xe0\n".encode("latin-1"))
+    mx.nd.save(str(tmp_path / "other.params"), {"dense0.weight": mx.nd.ones((2, 3))})
     result = run_train(tiny_flags(tiny_mnist_root, output) + flags, cwd=str(tmp_path))
     assert_one_line_error(result, *fragments)
     assert not output.exists()
@@ -91,6 +98,23 @@ def test_resume_refuses_a_new_learning_rate_and_keeps_the_checkpoint(tmp_path,
         "--resume", str(output), "--lr", "0.5"])
     assert_one_line_error(result, "--lr cannot change on --resume", "0.5")
     assert list_checkpoints(str(output)) == before
+
+
+@pytest.mark.parametrize("initial", ["pretrained", pretrained_file("capsnet_mnist")])
+def test_a_run_starts_from_the_initial_params_it_is_given(tmp_path, tiny_mnist_root, initial):
+    """One step of a learning rate of 1e-12 moves no parameter by more than 1e-11 (Adam's step
+    is about the learning rate): the run's parameters are the shipped weights'."""
+    output = tmp_path / "run"
+    result = run_train(tiny_flags(tiny_mnist_root, output, max_steps=1, lr=1e-12,
+                                  initial_params=initial))
+    assert result.returncode == 0, result.stderr
+    assert "from %s" % pretrained_file("capsnet_mnist") in result.stderr
+    shipped = mx.nd.load(pretrained_file("capsnet_mnist"))
+    trained = final_params(str(output))
+    assert sorted(trained) == sorted(shipped)
+    for name, value in shipped.items():
+        np.testing.assert_allclose(trained[name], value.asnumpy(), rtol=0, atol=1e-11,
+                                   err_msg=name)
 
 
 def one_epoch_run(tmp_path, root, name="run"):
