@@ -27,7 +27,7 @@ from ..data import EpochBatches, ShardSampler, build_splits, prepare_batch
 from ..errors import CheckpointError, ConfigError, format_shape
 from ..loss import CapsuleLoss
 from ..model_zoo import build_model
-from ..model_zoo.pretrained import pretrained_file
+from ..model_zoo.pretrained import pretrained_file, pretrained_info
 from ..precision import TrainingPrecision, compute_dtype, set_compute_dtype
 from ..checkpoint import (best_checkpoint, load_checkpoint, load_parameters, record_validation,
                           remove_partials, save_checkpoint)
@@ -143,16 +143,31 @@ def initial_params_file(config):
     Raises
     ------
     ConfigError
-        ``pretrained`` for a model without pretrained weights.
+        ``pretrained`` for a model without pretrained weights, or for a run on their data set
+        that would validate on images they were trained on (another ``seed`` or ``val_size``
+        holds out other images).
     CheckpointError
         The shipped weights are missing or damaged.
     """
     if config["initial_params"] != "pretrained":
         return config["initial_params"]
     try:
-        return pretrained_file(config["model"])
+        made_with = pretrained_info(config["model"])["config"]
+        path = pretrained_file(config["model"])
     except ConfigError as error:
         raise ConfigError("--initial-params pretrained: %s" % error) from error
+    hold_out = ("dataset", "seed", "val_size")
+    if (config["val_size"] and config["dataset"] == made_with.get("dataset")
+            and any(config[name] != made_with.get(name) for name in hold_out[1:])):
+        raise ConfigError(
+            "--initial-params pretrained: the weights of %s were trained on %s less the %s "
+            "images held out with seed %s; seed %s and val_size %s hold out others, some of "
+            "which they were trained on, so validation would flatter them: keep --seed %s "
+            "--val-size %s" % (config["model"], made_with.get("dataset"),
+                               made_with.get("val_size"), made_with.get("seed"),
+                               config["seed"], config["val_size"], made_with.get("seed"),
+                               made_with.get("val_size")))
+    return path
 
 
 def _check_data_fits_model(config, net, train_set):

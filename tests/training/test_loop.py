@@ -149,3 +149,14 @@ def test_initial_params_pretrained_of_a_model_without_weights_names_the_option()
     with pytest.raises(ConfigError, match="--initial-params pretrained: model capsnet_smallnorb "
                                           "has no pretrained weights"):
         loop.initial_params_file({"initial_params": "pretrained", "model": "capsnet_smallnorb"})
+
+
+@pytest.mark.parametrize("changed", [{"seed": 1}, {"val_size": 4000}])
+def test_initial_params_pretrained_refuse_a_validation_split_they_were_trained_on(changed):
+    config = dict(resolve_config(overrides={"initial_params": "pretrained"}), **changed)
+    with pytest.raises(ConfigError, match="validation would flatter them: keep --seed 0 "
+                                          "--val-size 5000"):
+        loop.initial_params_file(config)
+    assert loop.initial_params_file(dict(config, val_size=0)).endswith("capsnet_mnist.params")
+    assert loop.initial_params_file(dict(config, seed=0, val_size=5000)).endswith(
+        "capsnet_mnist.params")

@@ -105,7 +105,7 @@ def test_a_run_starts_from_the_initial_params_it_is_given(tmp_path, tiny_mnist_r
     """One step of a learning rate of 1e-12 moves no parameter by more than 1e-11 (Adam's step
     is about the learning rate): the run's parameters are the shipped weights'."""
     output = tmp_path / "run"
-    result = run_train(tiny_flags(tiny_mnist_root, output, max_steps=1, lr=1e-12,
+    result = run_train(tiny_flags(tiny_mnist_root, output, max_steps=1, lr=1e-12, val_size=0,
                                   initial_params=initial))
     assert result.returncode == 0, result.stderr
     assert "from %s" % pretrained_file("capsnet_mnist") in result.stderr
