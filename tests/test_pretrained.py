@@ -52,10 +52,11 @@ def test_parameter_names_and_shapes_are_pinned(name):
     assert got == PINNED[name]
 
 
-def trained_checkpoint(run_dir, net, model="capsnet_mnist"):
+def trained_checkpoint(run_dir, net, model="capsnet_mnist", **config_fields):
     """A checkpoint of ``net`` as the training loop writes it, validated."""
     trainer = mx.gluon.Trainer(net.collect_params(), "adam", kvstore=None)
-    config = {"model": model, "dataset": "mnist", "output": str(run_dir), "data_root": "/data"}
+    config = dict({"model": model, "dataset": "mnist", "output": str(run_dir),
+                   "data_root": "/data"}, **config_fields)
     path = save_checkpoint(str(run_dir), net, trainer, {"epoch": 3, "step": 30, "config": config})
     record_validation(path, 0.25, [])
     return path
@@ -83,6 +84,23 @@ def test_published_weights_describe_their_checkpoint_without_machine_paths(weigh
                                                                                     0.125)
     assert info["config"] == {"model": "capsnet_mnist", "dataset": "mnist"}
     assert info["made_by"]["commits"] == ["abc"]
+
+
+def test_weights_trained_from_other_weights_are_published_with_them(weights_dir, tmp_path):
+    """A run started from the pretrained weights (``--initial-params pretrained``) replaces
+    them with a description that holds theirs; one started from a file names it and its
+    sha256, without the machine's path."""
+    directory, net = weights_dir
+    before = pretrained.pretrained_info("capsnet_mnist")
+    checkpoint = trained_checkpoint(tmp_path / "tuned", net, initial_params="pretrained")
+    after = pretrained.publish(checkpoint, "capsnet_mnist", 0.0625, {}, str(directory))
+    assert after["started_from"] == before
+    assert pretrained.pretrained_info("capsnet_mnist") == after
+    own = str(directory / "capsnet_mnist.params")
+    checkpoint = trained_checkpoint(tmp_path / "from-file", net, initial_params=own)
+    info = pretrained.publish(checkpoint, "capsnet_mnist", 0.0625, {}, str(tmp_path / "other"))
+    assert info["started_from"] == {"file": "capsnet_mnist.params", "sha256": after["sha256"]}
+    assert "initial_params" not in info["config"]
 
 
 def test_publishing_where_nothing_can_be_written_is_one_clear_error(tmp_path):

@@ -13,8 +13,9 @@ from ..errors import CheckpointError, ConfigError
 
 __all__ = ["WEIGHTS_DIR", "pretrained_models", "pretrained_info", "pretrained_file", "publish"]
 
-#: Configuration fields that name places on the machine that trained, left out of the package.
-MACHINE_FIELDS = ("output", "data_root")
+#: Configuration fields that name places on the machine that trained, left out of the package
+#: (a file ``initial_params`` names is described by ``started_from`` instead).
+MACHINE_FIELDS = ("output", "data_root", "initial_params")
 
 #: Where the weights of the package live.
 WEIGHTS_DIR = os.path.join(os.path.dirname(os.path.abspath(__file__)), "weights")
@@ -95,6 +96,18 @@ def pretrained_file(name, weights_dir=None):
     return path
 
 
+def _started_from(config, name, directory):
+    """What a run's ``initial_params`` started it from: the description of the pretrained
+    weights it continued (read before they are replaced), or a file's name and sha256; ``None``
+    for a random initialisation."""
+    initial = config.get("initial_params")
+    if not initial:
+        return None
+    if initial == "pretrained":
+        return pretrained_info(name, directory)
+    return {"file": os.path.basename(initial), "sha256": _sha256(initial)}
+
+
 def publish(checkpoint_dir, name, test_error, made_by, weights_dir=None):
     """Make a checkpoint the pretrained weights of ``name``: copy its ``model.params`` to
     ``weights/NAME.params`` and describe it in ``weights/NAME.json`` (written last, so a
@@ -117,7 +130,9 @@ def publish(checkpoint_dir, name, test_error, made_by, weights_dir=None):
     Returns
     -------
     dict
-        The description written.
+        The description written. A run started from other weights (``initial_params``) is
+        described with them: ``started_from`` holds the description of the pretrained weights
+        it continued, or the name and sha256 of its file.
     """
     from ..checkpoint import PARAMS, _write_json, read_state
     state = read_state(checkpoint_dir)
@@ -127,12 +142,14 @@ def publish(checkpoint_dir, name, test_error, made_by, weights_dir=None):
     directory = weights_dir or WEIGHTS_DIR
     target = os.path.join(directory, name + ".params")
     try:
+        started_from = _started_from(state["config"], name, directory)
         os.makedirs(directory, exist_ok=True)
         shutil.copyfile(os.path.join(checkpoint_dir, PARAMS), target + ".tmp")
         os.replace(target + ".tmp", target)
         info = {"file": os.path.basename(target), "sha256": _sha256(target),
                 "config": {key: value for key, value in state["config"].items()
                            if key not in MACHINE_FIELDS},
+                "started_from": started_from,
                 "epoch": state["epoch"], "step": state["step"],
                 "val_error": state.get("val_error"), "test_error": test_error,
                 "made_by": made_by}
