@@ -93,6 +93,9 @@ class Run(object):
         are saved: a checkpoint is always of one applied step.
     saved : dict
         ``step`` and ``path`` of the newest checkpoint of this run (rank 0).
+    started_from : str or None
+        The parameters file a new run started from (``initial_params``); ``None`` for a random
+        initialisation or a resumed run.
     """
 
     def __init__(self, **fields):
@@ -156,9 +159,8 @@ def initial_params_file(config):
         path = pretrained_file(config["model"])
     except ConfigError as error:
         raise ConfigError("--initial-params pretrained: %s" % error) from error
-    hold_out = ("dataset", "seed", "val_size")
     if (config["val_size"] and config["dataset"] == made_with.get("dataset")
-            and any(config[name] != made_with.get(name) for name in hold_out[1:])):
+            and any(config[name] != made_with.get(name) for name in ("seed", "val_size"))):
         raise ConfigError(
             "--initial-params pretrained: the weights of %s were trained on %s less the %s "
             "images held out with seed %s; seed %s and val_size %s hold out others, some of "
@@ -219,12 +221,14 @@ def build_run(config, comm, ctx, resumed=None):
     state = {"epoch": 0, "epoch_step": 0, "step": 0, "epoch_totals": [0.0, 0.0, 0.0],
              "history": [], "train_time": 0.0}
     saved = {"step": None, "path": None}
+    started_from = None
     if resumed is not None:
         resumed.restore(net, trainer, ctx)
         state.update(resumed.state)
         saved = {"step": state["step"], "path": resumed.path}
     elif config["initial_params"]:
-        load_parameters(net, initial_params_file(config), ctx)
+        started_from = initial_params_file(config)
+        load_parameters(net, started_from, ctx)
     comm.broadcast_parameters(net.collect_params())
     workers = {"num_workers": config["num_workers"], "rank": comm.rank, "size": comm.size}
     return Run(config=config, comm=comm, ctx=ctx, net=net, trainer=trainer, precision=precision,
@@ -234,7 +238,7 @@ def build_run(config, comm, ctx, resumed=None):
                                                num_workers=config["num_workers"]),
                val_loader=eval_loader(val_set, batch_size, **workers)
                if val_set is not None else None,
-               test_set=test_set, state=state, saved=saved)
+               test_set=test_set, state=state, saved=saved, started_from=started_from)
 
 
 def _all_finite(loss_sum, params, precision):
@@ -505,7 +509,7 @@ def fit(config, resumed=None, comm=None):
          % (config["model"], config["dataset"], comm.size, config["batch_size"], ctx,
             run.precision.compute, config["output"],
             ", resumed at step %d" % run.state["step"] if resumed else
-            ", from %s" % initial_params_file(config) if config["initial_params"] else ""))
+            ", from %s" % run.started_from if run.started_from else ""))
     finished = threading.Event()
     with StopRequest(functools.partial(_save_on_signal, run, finished)) as stop:
         try:
